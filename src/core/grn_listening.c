@@ -1,0 +1,120 @@
+/*
+ * grn_listening.c: opening listening sockets.
+ *
+ * Only the master opens them, before any worker exists; workers inherit them across fork, and
+ * reload and binary upgrade pass them on, so an address that stays in the config is never
+ * closed and never refuses a connection.
+ */
+
+#include "grn_core.h"
+#include "grn_cycle.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+
+/*
+ * A unix socket file left by a server that died is removed; one that still accepts
+ * connections belongs to a running server and is left alone (bind then fails clearly).
+ */
+static void
+grn_listening_remove_stale(grn_listening_t *ls)
+{
+    int          fd;
+    struct stat  st;
+
+    if (stat(ls->u.sun.sun_path, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+        return;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return;
+    }
+    if (connect(fd, &ls->u.sockaddr, ls->socklen) == -1 && errno == ECONNREFUSED) {
+        unlink(ls->u.sun.sun_path);
+    }
+    close(fd);
+}
+
+grn_int_t
+grn_listening_open(grn_listening_t *ls, grn_log_t *log)
+{
+    int  fd, on = 1;
+
+    fd = socket(ls->u.sockaddr.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        grn_log_error(GRN_LOG_EMERG, log, errno, "socket() for %.*s failed",
+                      (int) ls->addr_text.len, ls->addr_text.data);
+        return GRN_ERROR;
+    }
+
+    if (ls->u.sockaddr.sa_family != AF_UNIX) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1) {
+            grn_log_error(GRN_LOG_EMERG, log, errno, "setsockopt(SO_REUSEADDR) for %.*s failed",
+                          (int) ls->addr_text.len, ls->addr_text.data);
+            goto failed;
+        }
+#if (GRN_HAVE_SO_REUSEPORT)
+        if (ls->reuseport
+            && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+        {
+            grn_log_error(GRN_LOG_EMERG, log, errno, "setsockopt(SO_REUSEPORT) for %.*s failed",
+                          (int) ls->addr_text.len, ls->addr_text.data);
+            goto failed;
+        }
+#endif
+    }
+
+    if (ls->u.sockaddr.sa_family == AF_INET6) {
+        /* As nginx: "[::]:80" means IPv6 only unless ipv6only=off, so 0.0.0.0:80 can coexist. */
+        int  only = 1;
+
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(only)) == -1) {
+            grn_log_error(GRN_LOG_WARN, log, errno, "setsockopt(IPV6_V6ONLY) for %.*s failed",
+                          (int) ls->addr_text.len, ls->addr_text.data);
+        }
+    }
+
+    if (ls->u.sockaddr.sa_family == AF_UNIX) {
+        grn_listening_remove_stale(ls);
+    }
+
+    if (bind(fd, &ls->u.sockaddr, ls->socklen) == -1) {
+        grn_log_error(GRN_LOG_EMERG, log, errno, "bind() to %.*s failed",
+                      (int) ls->addr_text.len, ls->addr_text.data);
+        goto failed;
+    }
+
+    if (ls->u.sockaddr.sa_family == AF_UNIX
+        && chmod(ls->u.sun.sun_path, 0666) == -1)
+    {
+        grn_log_error(GRN_LOG_WARN, log, errno, "chmod() of \"%s\" failed", ls->u.sun.sun_path);
+    }
+
+    if (listen(fd, ls->backlog) == -1) {
+        grn_log_error(GRN_LOG_EMERG, log, errno, "listen() on %.*s failed",
+                      (int) ls->addr_text.len, ls->addr_text.data);
+        goto failed;
+    }
+
+    ls->fd = fd;
+    return GRN_OK;
+
+failed:
+
+    close(fd);
+    return GRN_ERROR;
+}
+
+grn_uint_t
+grn_listening_port(grn_listening_t *ls)
+{
+    switch (ls->u.sockaddr.sa_family) {
+    case AF_INET:
+        return ntohs(ls->u.sin.sin_port);
+    case AF_INET6:
+        return ntohs(ls->u.sin6.sin6_port);
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,574 @@
+/*
+ * grn_master.c: the master process. It never runs Python.
+ *
+ * The master's loop is a reconciliation: every turn it compares the workers that run with the
+ * workers the current generation wants, and starts, retires or kills processes to close the
+ * gap. Signals only set flags (grn_process.c) and are unblocked only inside ppoll(), which
+ * also watches each worker's channel for its "ready" byte. That one loop gives respawn with
+ * backoff, reload (new workers first, old ones retired when their successors are ready),
+ * TTIN/TTOU, WINCH and graceful or fast stop.
+ */
+
+#include "grn_core.h"
+#include "grn_process.h"
+#include "grn_event.h"
+
+#include <poll.h>
+#include <sys/wait.h>
+
+#define GRN_MAX_OLD_CYCLES    32
+#define GRN_FAST_STOP_GRACE   2000     /* ms a worker gets to exit on INT before SIGKILL */
+#define GRN_BACKOFF_MAX       30000    /* ms between attempts to boot a failing app */
+
+static grn_cycle_t  *grn_old_cycles[GRN_MAX_OLD_CYCLES];
+static grn_uint_t    grn_nold_cycles;
+
+static grn_flag_t    grn_exiting;      /* stop requested: no more spawns */
+static grn_flag_t    grn_noaccept;     /* WINCH: workers stopped, master keeps listeners */
+
+static void grn_master_reap(grn_cycle_t *cycle, grn_msec_t now);
+static void grn_master_reconcile(grn_cycle_t *cycle, grn_msec_t now);
+static void grn_master_read_channels(struct pollfd *fds, grn_uint_t *slots, grn_uint_t n,
+    grn_cycle_t *cycle);
+static grn_cycle_t *grn_master_reload(grn_cycle_t *cycle);
+static void grn_master_stop_all(grn_cycle_t *cycle, int signo, grn_msec_t now, grn_msec_t grace);
+static void grn_master_close_listening(grn_cycle_t *cycle);
+static void grn_master_free_old_cycles(grn_cycle_t *cycle);
+
+static grn_uint_t
+grn_master_live_processes(void)
+{
+    grn_uint_t  i, n = 0;
+
+    for (i = 0; i < grn_nprocesses; i++) {
+        if (grn_processes[i].pid) {
+            n++;
+        }
+    }
+    return n;
+}
+
+int
+grn_master_process(grn_cycle_t *cycle)
+{
+    int             rc, timeout;
+    sigset_t        wait_mask;
+    grn_uint_t      i, n, slots[GRN_MAX_PROCESSES];
+    grn_msec_t      now, wake;
+    struct pollfd   fds[GRN_MAX_PROCESSES];
+    struct timespec ts;
+
+    if (grn_signals_init_master(cycle->log, &wait_mask) != GRN_OK) {
+        return 1;
+    }
+
+    grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "%s started, generation %lu",
+                  GREENC_VER, (unsigned long) cycle->generation);
+
+    for ( ;; ) {
+        now = grn_monotonic_msec();
+
+        if (grn_sig_reap) {
+            grn_sig_reap = 0;
+            grn_master_reap(cycle, now);
+            grn_master_free_old_cycles(cycle);
+        }
+
+        if (grn_sig_terminate) {
+            grn_sig_terminate = 0;
+            grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "fast shutdown");
+            grn_exiting = 1;
+            grn_master_close_listening(cycle);
+            grn_master_stop_all(cycle, SIGTERM, now, GRN_FAST_STOP_GRACE);
+        }
+
+        if (grn_sig_quit) {
+            grn_sig_quit = 0;
+            if (!grn_exiting) {
+                grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "graceful shutdown");
+                grn_exiting = 1;
+                grn_master_close_listening(cycle);
+                grn_master_stop_all(cycle, SIGQUIT, now, cycle->core->graceful_timeout);
+            }
+        }
+
+        if (grn_sig_reconfigure) {
+            grn_sig_reconfigure = 0;
+            if (grn_exiting) {
+                /* nothing: a stopping server does not start a new generation */
+            } else if (grn_noaccept) {
+                grn_log_error(GRN_LOG_NOTICE, cycle->log, 0,
+                              "restarting workers (after WINCH), configuration unchanged");
+                grn_noaccept = 0;
+            } else {
+                cycle = grn_master_reload(cycle);
+            }
+        }
+
+        if (grn_sig_reopen) {
+            grn_sig_reopen = 0;
+            grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "reopening logs");
+            grn_cycle_reopen_files(cycle);
+            for (i = 0; i < grn_nprocesses; i++) {
+                if (grn_processes[i].pid) {
+                    kill(grn_processes[i].pid, SIGUSR1);
+                }
+            }
+        }
+
+        if (grn_sig_upgrade) {
+            grn_sig_upgrade = 0;
+            grn_log_error(GRN_LOG_WARN, cycle->log, 0,
+                          "USR2 (binary upgrade) is not supported by this version; ignored");
+        }
+
+        if (grn_sig_noaccept) {
+            grn_sig_noaccept = 0;
+            if (!grn_exiting) {
+                grn_log_error(GRN_LOG_NOTICE, cycle->log, 0,
+                              "gracefully stopping workers (WINCH); HUP starts them again");
+                grn_noaccept = 1;
+                grn_master_stop_all(cycle, SIGQUIT, now, cycle->core->graceful_timeout);
+            }
+        }
+
+        while (grn_sig_more > 0 || grn_sig_fewer > 0) {
+            grn_group_t  *g = cycle->groups.elts;
+            int           more = grn_sig_more > 0;
+
+            if (more) {
+                grn_sig_more--;
+            } else {
+                grn_sig_fewer--;
+            }
+            for (i = 0; i < cycle->groups.nelts; i++) {
+                if (more && g[i].workers < 1024) {
+                    g[i].workers++;
+                } else if (!more && g[i].workers > 1) {
+                    g[i].workers--;
+                }
+                grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "group \"%.*s\": %lu workers",
+                              (int) g[i].name.len, g[i].name.data,
+                              (unsigned long) g[i].workers);
+            }
+        }
+
+        if (!grn_exiting && !grn_noaccept) {
+            grn_master_reconcile(cycle, now);
+        }
+
+        /* Workers that outstay their grace period are killed. */
+        wake = -1;
+        for (i = 0; i < grn_nprocesses; i++) {
+            grn_process_t  *p = &grn_processes[i];
+
+            if (p->pid == 0 || !p->stopping || p->kill_at == 0) {
+                continue;
+            }
+            if (p->kill_at <= now) {
+                grn_log_error(GRN_LOG_WARN, cycle->log, 0,
+                              "worker process %d did not exit in time; killing it",
+                              (int) p->pid);
+                kill(p->pid, SIGKILL);
+                p->kill_at = 0;
+                continue;
+            }
+            if (wake == -1 || p->kill_at < wake) {
+                wake = p->kill_at;
+            }
+        }
+
+        if (grn_exiting && grn_master_live_processes() == 0) {
+            break;
+        }
+
+        if (!grn_exiting && !grn_noaccept) {
+            grn_group_t  *g = cycle->groups.elts;
+
+            for (i = 0; i < cycle->groups.nelts; i++) {
+                if (g[i].next_spawn > now && (wake == -1 || g[i].next_spawn < wake)) {
+                    wake = g[i].next_spawn;
+                }
+            }
+        }
+
+        n = 0;
+        for (i = 0; i < grn_nprocesses; i++) {
+            if (grn_processes[i].pid && grn_processes[i].channel != -1) {
+                fds[n].fd = grn_processes[i].channel;
+                fds[n].events = POLLIN;
+                fds[n].revents = 0;
+                slots[n++] = i;
+            }
+        }
+
+        timeout = (wake == -1) ? -1 : (int) grn_max(wake - now, 0);
+        ts.tv_sec = timeout / 1000;
+        ts.tv_nsec = (long) (timeout % 1000) * 1000000;
+
+        rc = ppoll(fds, n, timeout == -1 ? NULL : &ts, &wait_mask);
+        if (rc == -1 && errno != EINTR) {
+            grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "ppoll() failed");
+            continue;
+        }
+        if (rc > 0) {
+            grn_master_read_channels(fds, slots, n, cycle);
+        }
+    }
+
+    grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "exit");
+
+    for (i = 0; i < grn_nold_cycles; i++) {
+        grn_cycle_release(grn_old_cycles[i], NULL);
+    }
+    grn_nold_cycles = 0;
+
+    return 0;
+}
+
+static void
+grn_master_read_channels(struct pollfd *fds, grn_uint_t *slots, grn_uint_t n,
+    grn_cycle_t *cycle)
+{
+    char            buf[16];
+    ssize_t         k, j;
+    grn_uint_t      i;
+    grn_process_t  *p;
+
+    for (i = 0; i < n; i++) {
+        if (fds[i].revents == 0) {
+            continue;
+        }
+        p = &grn_processes[slots[i]];
+
+        k = read(p->channel, buf, sizeof(buf));
+        if (k == -1 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        if (k <= 0) {
+            /* The worker is exiting; SIGCHLD brings its status. */
+            close(p->channel);
+            p->channel = -1;
+            continue;
+        }
+
+        for (j = 0; j < k; j++) {
+            if (buf[j] == GRN_CHANNEL_READY && !p->ready) {
+                p->ready = 1;
+                p->group->ready++;
+                p->group->boot_failures = 0;
+                p->group->next_spawn = 0;
+                grn_log_error(GRN_LOG_INFO, cycle->log, 0,
+                              "worker process %d of %s \"%.*s\" is ready", (int) p->pid,
+                              p->group->app ? "app" : "group", (int) p->group->name.len,
+                              p->group->name.data);
+            }
+        }
+    }
+}
+
+static void
+grn_master_reap(grn_cycle_t *cycle, grn_msec_t now)
+{
+    int             status;
+    pid_t           pid;
+    grn_uint_t      i;
+    grn_msec_t      delay;
+    grn_group_t    *g;
+    grn_process_t  *p;
+
+    for ( ;; ) {
+        pid = waitpid(-1, &status, WNOHANG);
+        if (pid == 0) {
+            return;
+        }
+        if (pid == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != ECHILD) {
+                grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "waitpid() failed");
+            }
+            return;
+        }
+
+        p = NULL;
+        for (i = 0; i < grn_nprocesses; i++) {
+            if (grn_processes[i].pid == pid) {
+                p = &grn_processes[i];
+                break;
+            }
+        }
+        if (p == NULL) {
+            continue;
+        }
+        g = p->group;
+
+        if (WIFSIGNALED(status)) {
+            grn_log_error(p->stopping && WTERMSIG(status) == SIGKILL ? GRN_LOG_WARN
+                                                                       : GRN_LOG_ALERT,
+                          cycle->log, 0,
+                          "worker process %d of %s \"%.*s\" exited on signal %d%s", (int) pid,
+                          g->app ? "app" : "group", (int) g->name.len, g->name.data,
+                          WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
+
+        } else if (WEXITSTATUS(status) == GRN_EXIT_BOOT_FAILED && !p->ready) {
+            g->boot_failures++;
+            delay = (grn_msec_t) 1000 << grn_min(g->boot_failures - 1, 5);
+            delay = grn_min(delay, GRN_BACKOFF_MAX);
+            g->next_spawn = now + delay;
+            grn_log_error(GRN_LOG_ERR, cycle->log, 0,
+                          "app \"%.*s\": worker process %d failed to boot (exit code %d); "
+                          "next attempt in %lds", (int) g->name.len, g->name.data, (int) pid,
+                          WEXITSTATUS(status), (long) (delay / 1000));
+
+        } else if (WEXITSTATUS(status) != 0) {
+            grn_log_error(GRN_LOG_ALERT, cycle->log, 0,
+                          "worker process %d of %s \"%.*s\" exited with code %d", (int) pid,
+                          g->app ? "app" : "group", (int) g->name.len, g->name.data,
+                          WEXITSTATUS(status));
+
+        } else {
+            grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "worker process %d exited",
+                          (int) pid);
+        }
+
+        /* A worker that dies again and again right after it started backs off too. */
+        if (!p->stopping && !WIFEXITED(status) && now - p->started < 1000) {
+            g->boot_failures++;
+            g->next_spawn = now + grn_min((grn_msec_t) 1000 << grn_min(g->boot_failures - 1, 5),
+                                          GRN_BACKOFF_MAX);
+        }
+
+        if (p->ready && g->ready > 0) {
+            g->ready--;
+        }
+        if (p->channel != -1) {
+            close(p->channel);
+        }
+        memset(p, 0, sizeof(*p));
+        p->channel = -1;
+    }
+}
+
+/* The group of the current generation that takes over from an old group of the same name. */
+static grn_group_t *
+grn_master_successor(grn_cycle_t *cycle, grn_group_t *old)
+{
+    grn_uint_t    i;
+    grn_group_t  *g = cycle->groups.elts;
+
+    for (i = 0; i < cycle->groups.nelts; i++) {
+        if (grn_str_eq(&g[i].name, &old->name)) {
+            return &g[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+grn_master_reconcile(grn_cycle_t *cycle, grn_msec_t now)
+{
+    grn_uint_t      i, j, live, booting;
+    grn_group_t    *g, *successor;
+    grn_process_t  *p;
+
+    g = cycle->groups.elts;
+    for (i = 0; i < cycle->groups.nelts; i++) {
+        live = 0;
+        booting = 0;
+        for (j = 0; j < grn_nprocesses; j++) {
+            p = &grn_processes[j];
+            if (p->pid && p->group == &g[i] && !p->stopping) {
+                live++;
+                booting += !p->ready;
+            }
+        }
+
+        /* TTOU: retire the newest extra workers. */
+        for (j = grn_nprocesses; live > g[i].workers && j-- > 0; ) {
+            p = &grn_processes[j];
+            if (p->pid && p->group == &g[i] && !p->stopping) {
+                grn_process_signal(p, SIGQUIT, now, cycle->core->graceful_timeout);
+                live--;
+            }
+        }
+
+        if (now < g[i].next_spawn) {
+            continue;
+        }
+        /* While an app fails to boot, probe with one worker at a time. */
+        if (g[i].boot_failures && booting) {
+            continue;
+        }
+        while (live < g[i].workers) {
+            if (grn_process_spawn(cycle, &g[i], now) != GRN_OK) {
+                g[i].next_spawn = now + 1000;
+                break;
+            }
+            live++;
+            if (g[i].boot_failures) {
+                break;
+            }
+        }
+    }
+
+    /*
+     * Workers of older generations are retired once their successors are all ready; a group
+     * whose new workers cannot boot keeps its old ones serving.
+     */
+    for (j = 0; j < grn_nprocesses; j++) {
+        p = &grn_processes[j];
+        if (p->pid == 0 || p->cycle == cycle || p->stopping) {
+            continue;
+        }
+        successor = grn_master_successor(cycle, p->group);
+        if (successor == NULL || successor->ready >= successor->workers) {
+            grn_process_signal(p, SIGQUIT, now, cycle->core->graceful_timeout);
+        }
+    }
+}
+
+static grn_cycle_t *
+grn_master_reload(grn_cycle_t *cycle)
+{
+    grn_cycle_t  *new_cycle;
+
+    grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "reconfiguring from \"%s\"",
+                  cycle->conf_file.data);
+
+    if (grn_nold_cycles == GRN_MAX_OLD_CYCLES) {
+        grn_log_error(GRN_LOG_ERR, cycle->log, 0, "too many generations are still draining; "
+                      "reload refused, try again when they have exited");
+        return cycle;
+    }
+
+    new_cycle = grn_cycle_init(cycle, cycle->log, &cycle->conf_file, &cycle->prefix,
+                               &cycle->conf_param);
+    if (new_cycle == NULL) {
+        grn_log_error(GRN_LOG_ERR, cycle->log, 0,
+                      "reload failed; still serving with the previous configuration");
+        return cycle;
+    }
+
+    if (grn_cycle_open_listening(new_cycle) != GRN_OK
+        || grn_cycle_open_files(new_cycle) != GRN_OK)
+    {
+        grn_cycle_close_new_listening(new_cycle);
+        grn_destroy_pool(new_cycle->pool);
+        grn_log_error(GRN_LOG_ERR, cycle->log, 0,
+                      "reload failed; still serving with the previous configuration");
+        return cycle;
+    }
+
+    grn_old_cycles[grn_nold_cycles++] = cycle;
+    grn_log_error(GRN_LOG_NOTICE, new_cycle->log, 0, "generation %lu configured, starting workers",
+                  (unsigned long) new_cycle->generation);
+    return new_cycle;
+}
+
+static void
+grn_master_stop_all(grn_cycle_t *cycle GRN_UNUSED, int signo, grn_msec_t now, grn_msec_t grace)
+{
+    grn_uint_t  i;
+
+    for (i = 0; i < grn_nprocesses; i++) {
+        grn_process_t  *p = &grn_processes[i];
+
+        if (p->pid == 0) {
+            continue;
+        }
+        if (signo == SIGQUIT && p->stopping) {
+            continue;
+        }
+        grn_process_signal(p, signo, now, grace);
+        if (signo == SIGTERM) {
+            /* INT overrides a longer graceful deadline. */
+            p->kill_at = grn_min(p->kill_at ? p->kill_at : now + grace, now + grace);
+        }
+    }
+}
+
+/* Whether any generation other than `except` still holds this listening fd. */
+static grn_flag_t
+grn_master_fd_shared(grn_cycle_t *cycle, grn_cycle_t *except, int fd)
+{
+    grn_uint_t        i, c;
+    grn_cycle_t      *other;
+    grn_listening_t  *ls;
+
+    for (c = 0; c <= grn_nold_cycles; c++) {
+        other = (c < grn_nold_cycles) ? grn_old_cycles[c] : cycle;
+        if (other == except || other == NULL) {
+            continue;
+        }
+        ls = other->listening.elts;
+        for (i = 0; i < other->listening.nelts; i++) {
+            if (ls[i].fd == fd) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A stopping server closes its listeners, so new connections are refused, not left queued. */
+static void
+grn_master_close_listening(grn_cycle_t *cycle)
+{
+    grn_uint_t        i, c;
+    grn_cycle_t      *one;
+    grn_listening_t  *ls;
+
+    for (c = 0; c <= grn_nold_cycles; c++) {
+        one = (c < grn_nold_cycles) ? grn_old_cycles[c] : cycle;
+        ls = one->listening.elts;
+        for (i = 0; i < one->listening.nelts; i++) {
+            if (ls[i].fd == -1) {
+                continue;
+            }
+            if (!grn_master_fd_shared(cycle, one, ls[i].fd)) {
+                close(ls[i].fd);
+                if (ls[i].u.sockaddr.sa_family == AF_UNIX) {
+                    unlink(ls[i].u.sun.sun_path);
+                }
+            }
+            ls[i].fd = -1;
+        }
+    }
+}
+
+static void
+grn_master_free_old_cycles(grn_cycle_t *cycle)
+{
+    grn_uint_t        i, j, k;
+    grn_cycle_t      *old;
+    grn_listening_t  *ls;
+
+    for (i = 0; i < grn_nold_cycles; ) {
+        old = grn_old_cycles[i];
+        for (j = 0; j < grn_nprocesses; j++) {
+            if (grn_processes[j].pid && grn_processes[j].cycle == old) {
+                break;
+            }
+        }
+        if (j < grn_nprocesses) {
+            i++;
+            continue;
+        }
+
+        /* Sockets another generation still holds are theirs to close. */
+        ls = old->listening.elts;
+        for (j = 0; j < old->listening.nelts; j++) {
+            if (ls[j].fd != -1 && grn_master_fd_shared(cycle, old, ls[j].fd)) {
+                ls[j].fd = -1;
+            }
+        }
+        grn_cycle_release(old, NULL);
+
+        for (k = i + 1; k < grn_nold_cycles; k++) {
+            grn_old_cycles[k - 1] = grn_old_cycles[k];
+        }
+        grn_nold_cycles--;
+    }
+}

@@ -1,0 +1,74 @@
+/*
+ * grn_process.h: the master's table of worker processes, and the signals both kinds of
+ * process understand.
+ *
+ * Each worker is forked with one end of a socketpair (its channel): it writes a byte when its
+ * app is loaded (ready), and it reads EOF when the master is gone, so no worker outlives its
+ * master. Signal handlers only set the flags below; the loops act on them.
+ */
+
+#ifndef GRN_PROCESS_H
+#define GRN_PROCESS_H
+
+#include <signal.h>
+
+#include "grn_cycle.h"
+
+#define GRN_MAX_PROCESSES      1024
+
+#define GRN_CHANNEL_READY      'R'
+
+typedef struct {
+    pid_t            pid;             /* 0: free slot */
+    grn_cycle_t     *cycle;           /* the generation it belongs to */
+    grn_group_t     *group;
+    int              channel;         /* the master's end; -1 once closed */
+    grn_msec_t       started;
+    grn_msec_t       kill_at;         /* when told to stop: SIGKILL after this, 0 otherwise */
+    unsigned         ready:1;         /* the worker said its app is loaded */
+    unsigned         stopping:1;      /* told to stop (QUIT or TERM) */
+} grn_process_t;
+
+extern grn_process_t           grn_processes[GRN_MAX_PROCESSES];
+extern grn_uint_t              grn_nprocesses;   /* slots in use up to this index */
+
+/* Flags set by the signal handlers. */
+extern volatile sig_atomic_t   grn_sig_reap;       /* CHLD */
+extern volatile sig_atomic_t   grn_sig_quit;       /* QUIT, and TERM in the master */
+extern volatile sig_atomic_t   grn_sig_terminate;  /* INT, and TERM in workers */
+extern volatile sig_atomic_t   grn_sig_reconfigure;/* HUP */
+extern volatile sig_atomic_t   grn_sig_reopen;     /* USR1 */
+extern volatile sig_atomic_t   grn_sig_upgrade;    /* USR2 */
+extern volatile sig_atomic_t   grn_sig_noaccept;   /* WINCH */
+extern volatile sig_atomic_t   grn_sig_more;       /* TTIN */
+extern volatile sig_atomic_t   grn_sig_fewer;      /* TTOU */
+
+/*
+ * Installs the master's handlers and blocks those signals: the master unblocks them only
+ * while it waits in ppoll(), so a flag is never set between the check and the wait.
+ */
+grn_int_t grn_signals_init_master(grn_log_t *log, sigset_t *wait_mask);
+
+/*
+ * In a new worker: its own handlers (QUIT drains, TERM/INT exit, USR1 reopens), blocked except
+ * while the event loop waits with `wait_mask`.
+ */
+grn_int_t grn_signals_init_worker(grn_log_t *log, sigset_t *wait_mask);
+
+/* Forks a worker of `group`; GRN_ERROR when fork or socketpair fails (logged). */
+grn_int_t grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now);
+
+/* Sends a signal to a worker and records that it was told to stop when it is QUIT/TERM. */
+void grn_process_signal(grn_process_t *p, int signo, grn_msec_t now, grn_msec_t grace);
+
+/* Parses "stop", "quit", "reload", "reopen" for -s; 0 when unknown. */
+int grn_signal_by_name(const char *name);
+
+/* The worker process: never returns. */
+void grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
+    __attribute__((noreturn));
+
+/* The master: runs until stopped; returns the exit status. */
+int grn_master_process(grn_cycle_t *cycle);
+
+#endif /* GRN_PROCESS_H */

@@ -1,0 +1,206 @@
+/*
+ * grn_worker.c: a worker process, from fork to exit.
+ *
+ * Order matters here: resource limits and the switch to the app's user come first, so that
+ * Python (and the app's import-time code) never runs with the master's privileges; then the
+ * interpreter loads the app; only then does the worker accept connections and tell the
+ * master it is ready. A worker whose app cannot load exits with GRN_EXIT_BOOT_FAILED so the
+ * master backs off instead of respawning in a loop.
+ */
+
+#include "grn_core.h"
+#include "grn_process.h"
+#include "grn_event.h"
+#include "grn_http.h"
+#include "grn_py.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+typedef struct {
+    grn_event_t         ev;
+    grn_cycle_t        *cycle;
+} grn_worker_channel_t;
+
+static void
+grn_worker_channel_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
+{
+    char     buf[16];
+    ssize_t  n;
+
+    n = read(ev->fd, buf, sizeof(buf));
+    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+        /* The master is gone: finish what is in flight and leave, as on QUIT. */
+        grn_sig_quit = 1;
+    }
+}
+
+static grn_int_t
+grn_worker_limits(grn_cycle_t *cycle, grn_app_conf_t *app)
+{
+    struct rlimit  rl;
+
+    if (app->limit_nofile != GRN_CONF_UNSET) {
+        rl.rlim_cur = rl.rlim_max = (rlim_t) app->limit_nofile;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+            grn_log_error(GRN_LOG_EMERG, cycle->log, errno,
+                          "app \"%.*s\": setrlimit(RLIMIT_NOFILE, %ld) failed",
+                          (int) app->name.len, app->name.data, (long) app->limit_nofile);
+            return GRN_ERROR;
+        }
+    }
+    if (app->limit_as != GRN_CONF_UNSET) {
+        rl.rlim_cur = rl.rlim_max = (rlim_t) app->limit_as;
+        if (setrlimit(RLIMIT_AS, &rl) == -1) {
+            grn_log_error(GRN_LOG_EMERG, cycle->log, errno,
+                          "app \"%.*s\": setrlimit(RLIMIT_AS) failed",
+                          (int) app->name.len, app->name.data);
+            return GRN_ERROR;
+        }
+    }
+    return GRN_OK;
+}
+
+/* setgid, initgroups, setuid: only when started as root and a user is configured. */
+static grn_int_t
+grn_worker_drop_privileges(grn_cycle_t *cycle, grn_str_t *user, grn_str_t *group)
+{
+    gid_t           gid;
+    struct group   *gr;
+    struct passwd  *pw;
+
+    if (geteuid() != 0 || user->data == NULL) {
+        return GRN_OK;
+    }
+
+    pw = getpwnam(user->data);
+    if (pw == NULL) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, 0, "user \"%s\" does not exist", user->data);
+        return GRN_ERROR;
+    }
+    gid = pw->pw_gid;
+    if (group->data) {
+        gr = getgrnam(group->data);
+        if (gr == NULL) {
+            grn_log_error(GRN_LOG_EMERG, cycle->log, 0, "group \"%s\" does not exist",
+                          group->data);
+            return GRN_ERROR;
+        }
+        gid = gr->gr_gid;
+    }
+
+    if (setgid(gid) == -1) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "setgid(%d) failed", (int) gid);
+        return GRN_ERROR;
+    }
+    if (initgroups(user->data, gid) == -1) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "initgroups(%s, %d) failed",
+                      user->data, (int) gid);
+        return GRN_ERROR;
+    }
+    if (setuid(pw->pw_uid) == -1) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "setuid(%d) failed", (int) pw->pw_uid);
+        return GRN_ERROR;
+    }
+    /* fork() cleared it: allow core dumps of a worker that crashes, for post-mortems. */
+    (void) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    return GRN_OK;
+}
+
+void
+grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
+{
+    char                   ready = GRN_CHANNEL_READY;
+    sigset_t               wait_mask;
+    grn_flag_t             draining;
+    grn_app_conf_t        *app = group->app;
+    grn_event_loop_t       loop;
+    grn_http_worker_t      http;
+    grn_worker_channel_t   ch;
+
+    grn_log_tid = 0;
+
+    if (grn_signals_init_worker(cycle->log, &wait_mask) != GRN_OK) {
+        exit(2);
+    }
+
+    if (app) {
+        if (grn_worker_limits(cycle, app) != GRN_OK
+            || grn_worker_drop_privileges(cycle, &app->user, &app->group) != GRN_OK)
+        {
+            exit(GRN_EXIT_BOOT_FAILED);
+        }
+        if (grn_py_init(cycle, app) != GRN_OK) {
+            exit(GRN_EXIT_BOOT_FAILED);
+        }
+    } else if (grn_worker_drop_privileges(cycle, &cycle->core->user, &cycle->core->group)
+               != GRN_OK)
+    {
+        exit(GRN_EXIT_BOOT_FAILED);
+    }
+
+    if (grn_event_loop_init(&loop, 512, cycle->log) != GRN_OK) {
+        exit(2);
+    }
+    loop.sigmask = &wait_mask;
+
+    if (grn_http_worker_init(&http, &loop, cycle, group) != GRN_OK) {
+        exit(2);
+    }
+
+    if (fcntl(channel, F_SETFL, O_NONBLOCK) == -1) {
+        grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "fcntl(O_NONBLOCK) on channel failed");
+    }
+    ch.ev.handler = grn_worker_channel_handler;
+    ch.ev.fd = channel;
+    ch.cycle = cycle;
+    if (grn_event_add(&loop, &ch.ev, EPOLLIN) != GRN_OK) {
+        exit(2);
+    }
+
+    if (write(channel, &ready, 1) != 1) {
+        grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "write() of ready to the master failed");
+    }
+
+    draining = 0;
+
+    for ( ;; ) {
+        if (grn_sig_terminate) {
+            grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker exiting (fast)");
+            /* Fast stop: no interpreter shutdown, no waiting for clients. */
+            _exit(0);
+        }
+
+        if (grn_sig_quit && !draining) {
+            draining = 1;
+            grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker draining: %lu connections",
+                          (unsigned long) http.connections);
+            grn_http_worker_drain(&http);
+        }
+
+        if (grn_sig_reopen) {
+            grn_sig_reopen = 0;
+            grn_cycle_reopen_files(cycle);
+        }
+
+        if (draining && http.connections == 0) {
+            break;
+        }
+
+        if (grn_event_process(&loop, -1) == GRN_ERROR) {
+            break;
+        }
+    }
+
+    grn_http_worker_done(&http);
+    grn_event_loop_done(&loop);
+    close(channel);
+
+    if (app) {
+        grn_py_done();
+    }
+    grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker exiting");
+    exit(0);
+}

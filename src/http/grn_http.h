@@ -1,0 +1,130 @@
+/*
+ * grn_http.h: the HTTP engine inside a worker thread.
+ *
+ * One grn_http_worker_t per event-loop thread owns that thread's connections. A connection
+ * reads into one buffer, which llhttp parses in place: the request's method, target and
+ * headers are spans of that buffer, so the head is never copied. The parser is paused at the
+ * end of the head (to note where the body starts) and at the end of each message (so that a
+ * pipelined request waits in the buffer until the response before it is written).
+ *
+ * Module layout: grn_http_connection.c (accept, read, write, keep-alive, close),
+ * grn_http_parse.c (llhttp callbacks and the policy checks on top of them),
+ * grn_http_route.c (server and location selection), grn_http_response.c (response head,
+ * error pages, `return`), grn_http_conf.c (directives).
+ */
+
+#ifndef GRN_HTTP_H
+#define GRN_HTTP_H
+
+#include <sys/uio.h>
+#include <llhttp.h>
+
+#include "grn_event.h"
+#include "grn_http_request.h"
+
+typedef struct grn_http_worker_s  grn_http_worker_t;
+typedef struct grn_http_conn_s    grn_http_conn_t;
+
+/* Where a connection is in its life. */
+typedef enum {
+    GRN_HTTP_IDLE = 0,      /* keep-alive, waiting for the next request */
+    GRN_HTTP_READING,       /* a request head or body is arriving */
+    GRN_HTTP_WRITING,       /* the response is going out */
+    GRN_HTTP_LINGERING      /* answered and half-closed; draining what the client still sends */
+} grn_http_state_e;
+
+typedef struct {
+    grn_event_t            ev;           /* first: epoll dispatch */
+    grn_listening_t       *listening;
+    grn_http_worker_t     *worker;
+    unsigned               active:1;     /* registered in epoll */
+} grn_http_listener_t;
+
+struct grn_http_conn_s {
+    grn_event_t            ev;           /* first: epoll dispatch */
+    grn_http_connection_t  c;
+    grn_http_worker_t     *worker;
+    grn_timer_t            timer;
+    grn_http_state_e       state;
+
+    llhttp_t               parser;
+    char                  *buf;          /* read buffer, NULL while idle and empty */
+    size_t                 buf_size;
+    size_t                 buf_len;      /* bytes in buf */
+    size_t                 parsed;       /* bytes of buf given to the parser */
+    size_t                 head_end;     /* end of the current request's head in buf */
+
+    grn_pool_t            *pool;         /* the current request's pool */
+    grn_http_request_t    *r;
+
+    /* Request head being parsed. */
+    grn_str_t              field;        /* current header name span */
+    grn_str_t              value;        /* current header value span */
+    grn_uint_t             nheaders;
+    grn_uint_t             status;       /* an error to answer: 400, 413, 414, 431, ... */
+    grn_uint_t             host_count;
+    char                  *body;         /* request body being received (malloc'd) */
+    size_t                 body_len;
+    size_t                 body_size;
+
+    /* Response being written. */
+    struct iovec           iov[2];
+    int                    iovcnt;
+    char                  *head;         /* serialized response head (in the request pool) */
+
+    unsigned               read_ready:1;
+    unsigned               write_ready:1;
+    unsigned               head_done:1;  /* the parser passed the end of the head */
+    unsigned               msg_done:1;   /* the parser reached the end of the message */
+    unsigned               close:1;      /* close after this response */
+    unsigned               eof:1;        /* the client closed its side */
+
+    grn_http_conn_t       *next;         /* free list */
+};
+
+struct grn_http_worker_s {
+    grn_event_loop_t      *loop;
+    grn_cycle_t           *cycle;
+    grn_group_t           *group;
+    grn_log_t             *log;
+    grn_http_listener_t   *listeners;
+    grn_uint_t             nlisteners;
+    grn_uint_t             connections;  /* open connections */
+    grn_uint_t             max_connections;
+    grn_http_conn_t       *free_conns;
+    char                  *free_bufs[32];
+    grn_uint_t             nfree_bufs;
+    unsigned               draining:1;   /* stop accepting, close when idle */
+    unsigned               paused:1;     /* listeners removed: at max_connections */
+};
+
+/* grn_http_connection.c: the worker-facing API. */
+grn_int_t grn_http_worker_init(grn_http_worker_t *w, grn_event_loop_t *loop, grn_cycle_t *cycle,
+    grn_group_t *group);
+/* Graceful stop: no new connections, idle keep-alive ones closed, busy ones closed when done. */
+void grn_http_worker_drain(grn_http_worker_t *w);
+void grn_http_worker_done(grn_http_worker_t *w);
+
+/* grn_http_parse.c */
+extern const llhttp_settings_t  grn_http_parser_settings;
+/* Checks a complete head (Host rules, limits) and fills the derived request fields. */
+grn_int_t grn_http_process_head(grn_http_conn_t *hc);
+/* Percent-decodes the path of the target into pool memory. */
+grn_int_t grn_http_parse_target(grn_http_request_t *r);
+
+/* grn_http_route.c */
+grn_http_srv_conf_t *grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host);
+grn_http_loc_conf_t *grn_http_find_location(grn_http_srv_conf_t *srv, grn_str_t *path);
+/* Runs the location's action; the response is in r->response afterwards. */
+void grn_http_handle_request(grn_http_conn_t *hc);
+
+/* grn_http_response.c */
+/* Serializes the head of r->response into hc->head and sets hc->iov. */
+grn_int_t grn_http_response_prepare(grn_http_conn_t *hc);
+/* Replaces whatever response was started with a small HTML error page. */
+grn_int_t grn_http_error_page(grn_http_request_t *r, grn_uint_t status);
+void grn_http_response_free(grn_http_request_t *r);
+/* The status line and Date header are cached per second. */
+void grn_http_time_update(void);
+
+#endif /* GRN_HTTP_H */

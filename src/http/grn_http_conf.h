@@ -1,0 +1,146 @@
+/*
+ * grn_http_conf.h: what the http { } block produces.
+ *
+ * Settings nest as in nginx: http { server { location { } } }. A setting allowed at several
+ * levels lives in the struct of the innermost level where it matters (server or location); the
+ * outer levels carry their own copy of that struct, and a merge step after parsing fills each
+ * unset value from its parent, then from the default.
+ */
+
+#ifndef GRN_HTTP_CONF_H
+#define GRN_HTTP_CONF_H
+
+#include "grn_cycle.h"
+
+typedef struct grn_http_srv_conf_s  grn_http_srv_conf_t;
+typedef struct grn_http_loc_conf_s  grn_http_loc_conf_t;
+
+/* Location match kinds, in nginx's order of precedence. */
+#define GRN_HTTP_LOC_PREFIX          0    /* location /a/ */
+#define GRN_HTTP_LOC_EXACT           1    /* location = /a */
+#define GRN_HTTP_LOC_PREFIX_NOREGEX  2    /* location ^~ /a/ */
+#define GRN_HTTP_LOC_REGEX           3    /* location ~ re */
+#define GRN_HTTP_LOC_REGEX_CASELESS  4    /* location ~* re */
+
+/* What a location does with a request. */
+#define GRN_HTTP_ACTION_NONE         0    /* 404 */
+#define GRN_HTTP_ACTION_PASS         1    /* call the app */
+#define GRN_HTTP_ACTION_RETURN       2    /* return CODE [text|URL] */
+#define GRN_HTTP_ACTION_STATIC       3    /* root / alias */
+#define GRN_HTTP_ACTION_STATUS       4    /* status page */
+
+/* One `listen` directive as parsed. */
+typedef struct {
+    grn_str_t              addr_text;
+    union {
+        struct sockaddr          sockaddr;
+        struct sockaddr_in       sin;
+        struct sockaddr_in6      sin6;
+        struct sockaddr_un       sun;
+        struct sockaddr_storage  storage;
+    } u;
+    socklen_t              socklen;
+    int                    backlog;
+    unsigned               default_server:1;
+    unsigned               ssl:1;
+    unsigned               reuseport:1;
+    unsigned               proxy_protocol:1;
+    unsigned               ipv6only:1;
+} grn_http_listen_t;
+
+typedef struct {
+    grn_str_t              name;          /* lower-cased; "*.example.com", "www.example.*" */
+    pcre2_code            *regex;         /* for "~..." names */
+} grn_http_server_name_t;
+
+typedef struct {
+    grn_str_t              name;
+    grn_array_t            parts;         /* compiled later by the access log module */
+    grn_str_t              format;        /* the joined format strings */
+    grn_flag_t             escape_json;
+} grn_http_log_format_t;
+
+typedef struct {
+    grn_open_file_t       *file;          /* NULL: off */
+    grn_http_log_format_t *format;
+} grn_http_access_log_t;
+
+struct grn_http_loc_conf_s {
+    grn_str_t              name;          /* the prefix, exact URI or regex source */
+    grn_uint_t             match;         /* GRN_HTTP_LOC_* */
+    pcre2_code            *regex;
+    grn_uint_t             action;        /* GRN_HTTP_ACTION_* */
+
+    grn_str_t              pass;          /* app name as written */
+    grn_uint_t             pass_line;     /* where `pass` stands, for "unknown app" */
+    grn_str_t              pass_file;
+    grn_app_conf_t        *app;           /* resolved after parsing */
+    grn_str_t              script_name;   /* mount point: SCRIPT_NAME, stripped from PATH_INFO */
+
+    grn_int_t              return_code;
+    grn_str_t              return_text;   /* body, or the URL for 301/302/303/307/308 */
+
+    grn_str_t              root;          /* full path */
+    grn_str_t              alias;         /* full path */
+
+    grn_array_t            locations;     /* nested, of grn_http_loc_conf_t * */
+    grn_http_loc_conf_t   *parent;        /* the enclosing location, NULL at server level */
+
+    /* Inherited from server and http. */
+    off_t                  client_max_body_size;
+    grn_msec_t             client_body_timeout;
+    grn_msec_t             send_timeout;
+    grn_flag_t             server_tokens;
+    grn_str_t              default_type;
+    grn_array_t           *access_logs;   /* of grn_http_access_log_t; NULL: off */
+
+    grn_str_t              file;          /* where the block starts */
+    grn_uint_t             line;
+};
+
+struct grn_http_srv_conf_s {
+    grn_array_t            listen;        /* of grn_http_listen_t */
+    grn_array_t            names;         /* of grn_http_server_name_t */
+    grn_str_t              ssl_certificate;
+    grn_str_t              ssl_certificate_key;
+
+    /* Inherited from http: they apply before a location is known. */
+    grn_msec_t             client_header_timeout;
+    grn_msec_t             keepalive_timeout;
+    grn_int_t              keepalive_requests;
+    size_t                 client_header_buffer_size;
+    size_t                 large_client_header_buffer_size;
+    grn_int_t              large_client_header_buffers;
+
+    grn_http_loc_conf_t   *loc;           /* settings written at server level */
+    grn_array_t            locations;     /* of grn_http_loc_conf_t *, in order of appearance */
+
+    grn_str_t              file;
+    grn_uint_t             line;
+};
+
+typedef struct {
+    grn_array_t            servers;       /* of grn_http_srv_conf_t * */
+    grn_array_t            log_formats;   /* of grn_http_log_format_t */
+    grn_array_t           *real_ip_from;  /* of grn_str_t CIDR, as written */
+    grn_str_t              real_ip_header;
+    grn_http_srv_conf_t   *srv;           /* settings written at http level */
+    grn_http_loc_conf_t   *loc;
+} grn_http_main_conf_t;
+
+/* The servers that share one address, built when listeners are set up. */
+typedef struct {
+    grn_http_srv_conf_t   *default_server;
+    grn_array_t            servers;       /* of grn_http_srv_conf_t * */
+    unsigned               explicit_default:1;
+} grn_http_addr_t;
+
+extern const grn_command_t grn_http_commands[];
+
+/*
+ * After parsing: merges http → server → location settings, resolves `pass` targets, and adds
+ * the listeners (one per distinct address) to the cycle with their servers and app.
+ */
+grn_int_t grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle);
+
+#endif /* GRN_HTTP_CONF_H */

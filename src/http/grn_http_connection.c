@@ -1,0 +1,787 @@
+/*
+ * grn_http_connection.c: accepting connections and driving each one through read, parse,
+ * handle, write and keep-alive.
+ *
+ * A connection is registered once, edge-triggered for both directions, and keeps its own
+ * read/write readiness flags. grn_http_conn_run() is a loop over the connection's state that
+ * runs until the connection has to wait for the network; pipelined requests are served by the
+ * same loop, never by recursion. One timer per connection covers whichever timeout applies in
+ * the current state (header, body, send, keep-alive, lingering close).
+ */
+
+#include "grn_core.h"
+#include "grn_http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#define GRN_HTTP_LINGERING_TIMEOUT  2000
+#define GRN_HTTP_ACCEPT_RETRY       1000     /* ms to wait after EMFILE before accepting again */
+
+static void grn_http_accept_handler(grn_event_t *ev, uint32_t events);
+static void grn_http_conn_handler(grn_event_t *ev, uint32_t events);
+static void grn_http_conn_timer(grn_timer_t *timer);
+static void grn_http_conn_run(grn_http_conn_t *hc);
+static void grn_http_close(grn_http_conn_t *hc);
+static void grn_http_linger(grn_http_conn_t *hc);
+static void grn_http_resume_accepting(grn_timer_t *timer);
+
+/* Every open connection of this thread, for draining. */
+static __thread grn_http_conn_t  **grn_http_all;
+static __thread grn_uint_t         grn_http_nall;
+static __thread grn_timer_t        grn_http_accept_timer;
+
+static grn_http_srv_conf_t *
+grn_http_default_srv(grn_http_conn_t *hc)
+{
+    return ((grn_http_addr_t *) hc->c.listening->servers)->default_server;
+}
+
+static void
+grn_http_listeners_enable(grn_http_worker_t *w, grn_flag_t on)
+{
+    grn_uint_t  i;
+
+    for (i = 0; i < w->nlisteners; i++) {
+        grn_http_listener_t  *l = &w->listeners[i];
+
+        if (on && !l->active && l->ev.fd != -1) {
+            if (grn_event_add(w->loop, &l->ev, EPOLLIN | EPOLLEXCLUSIVE) == GRN_OK) {
+                l->active = 1;
+            }
+        } else if (!on && l->active) {
+            grn_event_del(w->loop, &l->ev);
+            l->active = 0;
+        }
+    }
+}
+
+grn_int_t
+grn_http_worker_init(grn_http_worker_t *w, grn_event_loop_t *loop, grn_cycle_t *cycle,
+    grn_group_t *group)
+{
+    grn_uint_t         i;
+    grn_listening_t  **ls;
+
+    memset(w, 0, sizeof(*w));
+    w->loop = loop;
+    w->cycle = cycle;
+    w->group = group;
+    w->log = cycle->log;
+    w->max_connections = (grn_uint_t) cycle->core->worker_connections;
+
+    w->listeners = grn_calloc(sizeof(grn_http_listener_t) * grn_max(group->listening.nelts, 1),
+                              w->log);
+    grn_http_all = grn_calloc(sizeof(grn_http_conn_t *) * w->max_connections, w->log);
+    if (w->listeners == NULL || grn_http_all == NULL) {
+        return GRN_ERROR;
+    }
+    grn_timer_init(&grn_http_accept_timer, grn_http_resume_accepting, w);
+
+    ls = group->listening.elts;
+    for (i = 0; i < group->listening.nelts; i++) {
+        w->listeners[i].ev.handler = grn_http_accept_handler;
+        w->listeners[i].ev.fd = ls[i]->fd;
+        w->listeners[i].listening = ls[i];
+        w->listeners[i].worker = w;
+    }
+    w->nlisteners = group->listening.nelts;
+
+    grn_http_listeners_enable(w, 1);
+    return GRN_OK;
+}
+
+static void
+grn_http_resume_accepting(grn_timer_t *timer)
+{
+    grn_http_worker_t  *w = timer->data;
+
+    w->paused = 0;
+    if (!w->draining && w->connections < w->max_connections) {
+        grn_http_listeners_enable(w, 1);
+    }
+}
+
+void
+grn_http_worker_drain(grn_http_worker_t *w)
+{
+    grn_uint_t  i;
+
+    if (w->draining) {
+        return;
+    }
+    w->draining = 1;
+
+    grn_http_listeners_enable(w, 0);
+    for (i = 0; i < w->nlisteners; i++) {
+        /* Only this process's copy: the master keeps the socket for the next generation. */
+        close(w->listeners[i].ev.fd);
+        w->listeners[i].ev.fd = -1;
+    }
+
+    /* Idle keep-alive connections go now; busy ones close after their response. */
+    for (i = grn_http_nall; i-- > 0; ) {
+        if (grn_http_all[i]->state == GRN_HTTP_IDLE) {
+            grn_http_close(grn_http_all[i]);
+        }
+    }
+}
+
+void
+grn_http_worker_done(grn_http_worker_t *w)
+{
+    grn_uint_t        i;
+    grn_http_conn_t  *hc;
+
+    while (grn_http_nall) {
+        grn_http_close(grn_http_all[grn_http_nall - 1]);
+    }
+    while ((hc = w->free_conns) != NULL) {
+        w->free_conns = hc->next;
+        grn_destroy_pool(hc->pool);
+        free(hc);
+    }
+    for (i = 0; i < w->nfree_bufs; i++) {
+        free(w->free_bufs[i]);
+    }
+    w->nfree_bufs = 0;
+    free(w->listeners);
+    free(grn_http_all);
+    grn_http_all = NULL;
+}
+
+static void
+grn_http_addr_text(struct sockaddr *sa, grn_str_t *text, size_t size, grn_uint_t *port)
+{
+    switch (sa->sa_family) {
+    case AF_INET:
+        inet_ntop(AF_INET, &((struct sockaddr_in *) sa)->sin_addr, text->data, (socklen_t) size);
+        *port = ntohs(((struct sockaddr_in *) sa)->sin_port);
+        break;
+    case AF_INET6:
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *) sa)->sin6_addr, text->data,
+                  (socklen_t) size);
+        *port = ntohs(((struct sockaddr_in6 *) sa)->sin6_port);
+        break;
+    default:
+        text->data[0] = '\0';
+        *port = 0;
+    }
+    text->len = strlen(text->data);
+}
+
+/* Storage for the address texts lives in the connection, after the struct. */
+typedef struct {
+    grn_http_conn_t  hc;
+    char             remote[INET6_ADDRSTRLEN];
+    char             local[INET6_ADDRSTRLEN];
+} grn_http_conn_block_t;
+
+static void
+grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
+{
+    int                      fd, one = 1;
+    socklen_t                len;
+    grn_http_conn_t         *hc;
+    grn_http_worker_t       *w;
+    grn_http_listener_t     *l = (grn_http_listener_t *) ev;
+    grn_http_conn_block_t   *block;
+    struct sockaddr_storage  sa, local;
+
+    w = l->worker;
+    if (w->draining) {
+        return;
+    }
+
+    len = sizeof(sa);
+    fd = accept4(ev->fd, (struct sockaddr *) &sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd == -1) {
+        switch (errno) {
+        case EAGAIN:
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+            return;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            /* Out of descriptors or memory: stop accepting for a moment, never spin or crash. */
+            grn_log_error(GRN_LOG_CRIT, w->log, errno,
+                          "accept4() on %.*s failed; pausing accepts for %dms",
+                          (int) l->listening->addr_text.len, l->listening->addr_text.data,
+                          GRN_HTTP_ACCEPT_RETRY);
+            grn_http_listeners_enable(w, 0);
+            w->paused = 1;
+            grn_timer_add(w->loop, &grn_http_accept_timer, GRN_HTTP_ACCEPT_RETRY);
+            return;
+        default:
+            grn_log_error(GRN_LOG_ALERT, w->log, errno, "accept4() on %.*s failed",
+                          (int) l->listening->addr_text.len, l->listening->addr_text.data);
+            return;
+        }
+    }
+
+    hc = w->free_conns;
+    if (hc) {
+        w->free_conns = hc->next;
+    } else {
+        block = grn_calloc(sizeof(grn_http_conn_block_t), w->log);
+        if (block == NULL) {
+            close(fd);
+            return;
+        }
+        hc = &block->hc;
+        hc->c.remote_addr.data = block->remote;
+        hc->c.local_addr.data = block->local;
+        hc->pool = grn_create_pool(4096, w->log);
+        if (hc->pool == NULL) {
+            free(block);
+            close(fd);
+            return;
+        }
+    }
+    block = (grn_http_conn_block_t *) hc;
+
+    hc->ev.handler = grn_http_conn_handler;
+    hc->ev.fd = fd;
+    hc->worker = w;
+    hc->state = GRN_HTTP_IDLE;
+    hc->c.fd = fd;
+    hc->c.listening = l->listening;
+    hc->c.requests = 0;
+    hc->c.data = hc;
+    grn_timer_init(&hc->timer, grn_http_conn_timer, hc);
+
+    grn_http_addr_text((struct sockaddr *) &sa, &hc->c.remote_addr, sizeof(block->remote),
+                       &hc->c.remote_port);
+
+    if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+        len = sizeof(local);
+        if (getsockname(fd, (struct sockaddr *) &local, &len) == 0) {
+            grn_http_addr_text((struct sockaddr *) &local, &hc->c.local_addr,
+                               sizeof(block->local), &hc->c.local_port);
+        } else {
+            hc->c.local_addr.len = 0;
+            hc->c.local_port = 0;
+        }
+    } else {
+        hc->c.local_addr.len = 0;
+        hc->c.local_port = 0;
+    }
+
+    llhttp_init(&hc->parser, HTTP_REQUEST, &grn_http_parser_settings);
+    hc->parser.data = hc;
+
+    if (grn_event_add(w->loop, &hc->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != GRN_OK) {
+        close(fd);
+        hc->next = w->free_conns;
+        w->free_conns = hc;
+        return;
+    }
+
+    grn_http_all[grn_http_nall++] = hc;
+    w->connections++;
+    if (w->connections >= w->max_connections && !w->paused) {
+        grn_http_listeners_enable(w, 0);
+    }
+
+    /* On loopback the request usually arrived with the handshake: read without waiting. */
+    hc->read_ready = 1;
+    hc->write_ready = 1;
+    grn_timer_add(w->loop, &hc->timer, grn_http_default_srv(hc)->client_header_timeout);
+    grn_http_conn_run(hc);
+}
+
+static void
+grn_http_conn_handler(grn_event_t *ev, uint32_t events)
+{
+    grn_http_conn_t  *hc = (grn_http_conn_t *) ev;
+
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        hc->read_ready = 1;
+    }
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+        hc->write_ready = 1;
+    }
+    grn_http_conn_run(hc);
+}
+
+static char *
+grn_http_get_buf(grn_http_worker_t *w, size_t size)
+{
+    if (w->nfree_bufs) {
+        return w->free_bufs[--w->nfree_bufs];
+    }
+    return grn_alloc(size, w->log);
+}
+
+static void
+grn_http_put_buf(grn_http_worker_t *w, char *buf)
+{
+    if (w->nfree_bufs < grn_nelems(w->free_bufs)) {
+        w->free_bufs[w->nfree_bufs++] = buf;
+    } else {
+        free(buf);
+    }
+}
+
+/* Forget the current request; keep unparsed bytes (a pipelined request) at the buffer's start. */
+static void
+grn_http_reset_request(grn_http_conn_t *hc)
+{
+    if (hc->r) {
+        grn_http_response_free(hc->r);
+    }
+    free(hc->body);
+    hc->body = NULL;
+    hc->body_len = 0;
+    hc->body_size = 0;
+    hc->r = NULL;
+    hc->status = 0;
+    hc->head_done = 0;
+    hc->msg_done = 0;
+    hc->iovcnt = 0;
+    grn_reset_pool(hc->pool);
+
+    if (hc->buf) {
+        if (hc->parsed < hc->buf_len) {
+            memmove(hc->buf, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
+        }
+        hc->buf_len -= hc->parsed;
+        hc->parsed = 0;
+        hc->head_end = 0;
+    }
+}
+
+/* Starts writing an error response, then closes (lingering when the client may still send). */
+static void
+grn_http_fail(grn_http_conn_t *hc, grn_uint_t status)
+{
+    grn_http_request_t  *r;
+
+    if (hc->r == NULL) {
+        /* The error came before the request line was complete (e.g. junk as the method). */
+        grn_reset_pool(hc->pool);
+        r = grn_pcalloc(hc->pool, sizeof(grn_http_request_t));
+        if (r == NULL
+            || grn_array_init(&r->response.headers, hc->pool, 4, sizeof(grn_http_header_t))
+               != GRN_OK)
+        {
+            grn_http_close(hc);
+            return;
+        }
+        r->connection = &hc->c;
+        r->pool = hc->pool;
+        r->response.content_length = -1;
+        r->http_version = 1001;
+        hc->r = r;
+    }
+    r = hc->r;
+    r->keepalive = 0;
+    r->head = 0;
+    hc->close = 1;
+
+    if (grn_http_error_page(r, status) != GRN_OK || grn_http_response_prepare(hc) != GRN_OK) {
+        grn_http_close(hc);
+        return;
+    }
+    hc->state = GRN_HTTP_WRITING;
+    grn_timer_add(hc->worker->loop, &hc->timer, GRN_HTTP_LINGERING_TIMEOUT * 5);
+}
+
+/* The request is complete: route it, run its action, start writing the response. */
+static void
+grn_http_run_request(grn_http_conn_t *hc)
+{
+    grn_http_loc_conf_t  *loc;
+
+    grn_http_handle_request(hc);
+
+    if (grn_http_response_prepare(hc) != GRN_OK) {
+        grn_http_close(hc);
+        return;
+    }
+
+    loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
+    hc->state = GRN_HTTP_WRITING;
+    grn_timer_add(hc->worker->loop, &hc->timer, loc->send_timeout);
+}
+
+/* Parses what is buffered. Returns GRN_AGAIN to read more, GRN_OK when the state changed. */
+static grn_int_t
+grn_http_parse(grn_http_conn_t *hc)
+{
+    llhttp_errno_t  err;
+    const char     *pos;
+
+    err = llhttp_execute(&hc->parser, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
+
+    if (err == HPE_OK) {
+        hc->parsed = hc->buf_len;
+
+    } else if (err == HPE_PAUSED) {
+        pos = llhttp_get_error_pos(&hc->parser);
+        hc->parsed = (size_t) (pos - hc->buf);
+
+    } else {
+        if (hc->status == 0) {
+            hc->status = 400;
+            grn_log_error(GRN_LOG_INFO, hc->worker->log, 0,
+                          "client %.*s sent an invalid request: %s",
+                          (int) hc->c.remote_addr.len, hc->c.remote_addr.data,
+                          llhttp_get_error_reason(&hc->parser));
+        }
+        grn_http_fail(hc, hc->status);
+        return GRN_OK;
+    }
+
+    if (hc->head_done && hc->r && hc->r->srv == NULL) {
+        if (grn_http_process_head(hc) != GRN_OK) {
+            grn_http_fail(hc, hc->status ? hc->status : 400);
+            return GRN_OK;
+        }
+
+        if (!hc->msg_done) {
+            grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
+            grn_http_header_t    *h = hc->r->headers.elts;
+            grn_uint_t            i;
+
+            grn_timer_add(hc->worker->loop, &hc->timer, loc->client_body_timeout);
+
+            /*
+             * A client that waits for "100 Continue" gets it now; the body's limit was checked
+             * above. (Sending it only when the app first reads the body comes with streaming.)
+             */
+            for (i = 0; i < hc->r->headers.nelts; i++) {
+                if (h[i].name.len == 6 && strncasecmp(h[i].name.data, "expect", 6) == 0
+                    && h[i].value.len == 12
+                    && strncasecmp(h[i].value.data, "100-continue", 12) == 0
+                    && hc->r->http_version == 1001 && hc->parsed == hc->buf_len)
+                {
+                    (void) send(hc->c.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+                }
+            }
+        }
+    }
+
+    if (hc->msg_done) {
+        grn_http_run_request(hc);
+        return GRN_OK;
+    }
+
+    if (hc->head_done && hc->head_end < hc->parsed) {
+        /* Body bytes before `parsed` are copied out already: make room for more. */
+        memmove(hc->buf + hc->head_end, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
+        hc->buf_len -= hc->parsed - hc->head_end;
+        hc->parsed = hc->head_end;
+    }
+
+    return GRN_AGAIN;
+}
+
+/* Reads once. GRN_OK: got bytes; GRN_AGAIN: nothing now; GRN_DONE: the connection is gone. */
+static grn_int_t
+grn_http_read(grn_http_conn_t *hc)
+{
+    ssize_t               n;
+    size_t                size;
+    grn_http_srv_conf_t  *srv;
+
+    srv = grn_http_default_srv(hc);
+    size = srv->large_client_header_buffer_size;
+
+    if (hc->buf == NULL) {
+        hc->buf = grn_http_get_buf(hc->worker, size);
+        if (hc->buf == NULL) {
+            grn_http_close(hc);
+            return GRN_DONE;
+        }
+        hc->buf_size = size;
+        hc->buf_len = 0;
+        hc->parsed = 0;
+    }
+
+    if (hc->buf_len == hc->buf_size) {
+        /* The head does not fit: the request line alone (414) or its header fields (431). */
+        grn_http_fail(hc, hc->r && hc->r->uri.data && hc->field.data == NULL
+                          && hc->r->headers.nelts == 0 && hc->r->protocol.data == NULL
+                          && memchr(hc->buf, '\n', hc->buf_len) == NULL ? 414 : 431);
+        return GRN_OK;
+    }
+
+    n = recv(hc->c.fd, hc->buf + hc->buf_len, hc->buf_size - hc->buf_len, 0);
+
+    if (n > 0) {
+        if ((size_t) n < hc->buf_size - hc->buf_len) {
+            hc->read_ready = 0;
+        }
+        hc->buf_len += (size_t) n;
+        if (hc->state == GRN_HTTP_IDLE) {
+            hc->state = GRN_HTTP_READING;
+            grn_timer_add(hc->worker->loop, &hc->timer, srv->client_header_timeout);
+        } else if (hc->head_done) {
+            grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
+
+            grn_timer_add(hc->worker->loop, &hc->timer, loc->client_body_timeout);
+        }
+        return GRN_OK;
+    }
+
+    if (n == 0) {
+        hc->eof = 1;
+        if (hc->state == GRN_HTTP_READING && hc->buf_len > hc->parsed) {
+            grn_log_error(GRN_LOG_INFO, hc->worker->log, 0,
+                          "client %.*s closed the connection in the middle of a request",
+                          (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+        }
+        grn_http_close(hc);
+        return GRN_DONE;
+    }
+
+    if (errno == EAGAIN) {
+        hc->read_ready = 0;
+        return GRN_AGAIN;
+    }
+    if (errno == EINTR) {
+        return GRN_OK;
+    }
+    if (errno != ECONNRESET) {
+        grn_log_error(GRN_LOG_INFO, hc->worker->log, errno, "recv() from %.*s failed",
+                      (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+    }
+    grn_http_close(hc);
+    return GRN_DONE;
+}
+
+/* The response is written: keep the connection for the next request, or close it. */
+static grn_int_t
+grn_http_finalize(grn_http_conn_t *hc)
+{
+    grn_http_srv_conf_t  *srv;
+
+    hc->c.requests++;
+    srv = hc->r && hc->r->srv ? hc->r->srv : grn_http_default_srv(hc);
+
+    if (hc->close || hc->worker->draining
+        || hc->c.requests >= (grn_uint_t) srv->keepalive_requests)
+    {
+        if (hc->status || hc->buf_len > hc->parsed || hc->read_ready) {
+            grn_http_linger(hc);
+        } else {
+            grn_http_close(hc);
+        }
+        return GRN_DONE;
+    }
+
+    grn_http_reset_request(hc);
+    llhttp_resume(&hc->parser);
+
+    if (hc->buf_len) {
+        hc->state = GRN_HTTP_READING;
+        grn_timer_add(hc->worker->loop, &hc->timer, srv->client_header_timeout);
+    } else {
+        hc->state = GRN_HTTP_IDLE;
+        grn_http_put_buf(hc->worker, hc->buf);
+        hc->buf = NULL;
+        grn_timer_add(hc->worker->loop, &hc->timer, srv->keepalive_timeout);
+    }
+    return GRN_OK;
+}
+
+/* Writes what it can. GRN_OK: all sent; GRN_AGAIN: wait; GRN_DONE: the connection is gone. */
+static grn_int_t
+grn_http_write(grn_http_conn_t *hc)
+{
+    ssize_t  n;
+
+    while (hc->iovcnt) {
+        n = writev(hc->c.fd, hc->iov, hc->iovcnt);
+
+        if (n == -1) {
+            if (errno == EAGAIN) {
+                hc->write_ready = 0;
+                return GRN_AGAIN;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EPIPE && errno != ECONNRESET) {
+                grn_log_error(GRN_LOG_INFO, hc->worker->log, errno, "writev() to %.*s failed",
+                              (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+            }
+            grn_http_close(hc);
+            return GRN_DONE;
+        }
+
+        while (n > 0 && hc->iovcnt) {
+            if ((size_t) n >= hc->iov[0].iov_len) {
+                n -= (ssize_t) hc->iov[0].iov_len;
+                hc->iov[0] = hc->iov[1];
+                hc->iovcnt--;
+            } else {
+                hc->iov[0].iov_base = (char *) hc->iov[0].iov_base + n;
+                hc->iov[0].iov_len -= (size_t) n;
+                n = 0;
+            }
+        }
+    }
+    return GRN_OK;
+}
+
+static void
+grn_http_conn_run(grn_http_conn_t *hc)
+{
+    grn_int_t  rc;
+
+    for ( ;; ) {
+        switch (hc->state) {
+
+        case GRN_HTTP_IDLE:
+        case GRN_HTTP_READING:
+            if (hc->buf && hc->parsed < hc->buf_len && !hc->msg_done) {
+                if (grn_http_parse(hc) == GRN_OK) {
+                    continue;
+                }
+            }
+            if (!hc->read_ready) {
+                return;
+            }
+            if (grn_http_read(hc) == GRN_DONE) {
+                return;
+            }
+            if (!hc->read_ready && !(hc->buf && hc->parsed < hc->buf_len)) {
+                return;
+            }
+            continue;
+
+        case GRN_HTTP_WRITING:
+            if (!hc->write_ready) {
+                return;
+            }
+            rc = grn_http_write(hc);
+            if (rc != GRN_OK) {
+                return;
+            }
+            if (grn_http_finalize(hc) != GRN_OK) {
+                return;
+            }
+            if (hc->worker->draining && hc->state == GRN_HTTP_IDLE) {
+                grn_http_close(hc);
+                return;
+            }
+            continue;
+
+        case GRN_HTTP_LINGERING:
+            for ( ;; ) {
+                char     scratch[4096];
+                ssize_t  n = recv(hc->c.fd, scratch, sizeof(scratch), 0);
+
+                if (n > 0) {
+                    continue;
+                }
+                if (n == -1 && errno == EAGAIN) {
+                    hc->read_ready = 0;
+                    return;
+                }
+                if (n == -1 && errno == EINTR) {
+                    continue;
+                }
+                grn_http_close(hc);
+                return;
+            }
+        }
+    }
+}
+
+/* Half-close after the last response and swallow what the client still sends, so the kernel
+ * does not answer it with a reset that could destroy the response in flight. */
+static void
+grn_http_linger(grn_http_conn_t *hc)
+{
+    if (shutdown(hc->c.fd, SHUT_WR) == -1) {
+        grn_http_close(hc);
+        return;
+    }
+    hc->state = GRN_HTTP_LINGERING;
+    grn_timer_add(hc->worker->loop, &hc->timer, GRN_HTTP_LINGERING_TIMEOUT);
+    hc->read_ready = 1;
+}
+
+static void
+grn_http_conn_timer(grn_timer_t *timer)
+{
+    grn_http_conn_t  *hc = timer->data;
+
+    switch (hc->state) {
+    case GRN_HTTP_READING:
+        grn_log_error(GRN_LOG_INFO, hc->worker->log, 0, "client %.*s timed out sending %s",
+                      (int) hc->c.remote_addr.len, hc->c.remote_addr.data,
+                      hc->head_done ? "the request body" : "the request head");
+        grn_http_fail(hc, 408);
+        grn_http_conn_run(hc);
+        break;
+
+    case GRN_HTTP_WRITING:
+        grn_log_error(GRN_LOG_INFO, hc->worker->log, 0, "client %.*s timed out reading the "
+                      "response", (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+        grn_http_close(hc);
+        break;
+
+    default:
+        grn_http_close(hc);
+        break;
+    }
+}
+
+static void
+grn_http_close(grn_http_conn_t *hc)
+{
+    grn_uint_t          i;
+    grn_http_worker_t  *w = hc->worker;
+
+    grn_timer_del(w->loop, &hc->timer);
+
+    /* close() also removes the socket from epoll: it is in no other process. */
+    close(hc->c.fd);
+    hc->c.fd = -1;
+    hc->ev.fd = -1;
+
+    hc->parsed = hc->buf_len;
+    grn_http_reset_request(hc);
+    if (hc->buf) {
+        grn_http_put_buf(w, hc->buf);
+        hc->buf = NULL;
+    }
+    hc->buf_len = 0;
+    hc->parsed = 0;
+    hc->close = 0;
+    hc->eof = 0;
+    hc->read_ready = 0;
+    hc->write_ready = 0;
+    hc->state = GRN_HTTP_IDLE;
+
+    for (i = 0; i < grn_http_nall; i++) {
+        if (grn_http_all[i] == hc) {
+            grn_http_all[i] = grn_http_all[--grn_http_nall];
+            break;
+        }
+    }
+
+    hc->next = w->free_conns;
+    w->free_conns = hc;
+
+    w->connections--;
+    if (!w->draining && !w->paused && w->connections + 1 == w->max_connections) {
+        grn_http_listeners_enable(w, 1);
+    }
+}
+
+grn_uint_t
+grn_http_worker_connections(grn_http_worker_t *w)
+{
+    return w->connections;
+}

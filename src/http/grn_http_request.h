@@ -1,0 +1,88 @@
+/*
+ * grn_http_request.h: connections, requests and responses as the rest of greenc sees them.
+ *
+ * The HTTP layer fills a request from llhttp's callbacks (spans into the connection's read
+ * buffer, no copies), routes it to a location, and hands it to an action. An action that
+ * produces a response fills r->response through the functions below; the HTTP layer then
+ * serializes the head (adding Date, Server, Content-Length and Connection) and writes it.
+ */
+
+#ifndef GRN_HTTP_REQUEST_H
+#define GRN_HTTP_REQUEST_H
+
+#include "grn_http_conf.h"
+
+typedef struct grn_http_connection_s  grn_http_connection_t;
+typedef struct grn_http_request_s     grn_http_request_t;
+
+typedef struct {
+    grn_str_t              name;
+    grn_str_t              value;
+} grn_http_header_t;
+
+typedef struct {
+    grn_uint_t             status;          /* 200 */
+    grn_str_t              status_line;     /* "200 OK", or empty: derived from status */
+    grn_array_t            headers;         /* of grn_http_header_t, in the request's pool */
+    off_t                  content_length;  /* from a Content-Length header; -1 when none */
+    char                  *body;            /* the buffered body (malloc'd, freed with r) */
+    size_t                 body_len;
+    size_t                 body_size;
+} grn_http_response_t;
+
+struct grn_http_connection_s {
+    int                    fd;
+    grn_listening_t       *listening;
+    grn_str_t              remote_addr;     /* "127.0.0.1", "::1", "" for unix sockets */
+    grn_uint_t             remote_port;
+    grn_str_t              local_addr;
+    grn_uint_t             local_port;
+    grn_uint_t             requests;        /* served on this connection so far */
+    void                  *data;            /* the HTTP layer's state */
+};
+
+struct grn_http_request_s {
+    grn_http_connection_t *connection;
+    grn_pool_t            *pool;            /* freed when the request is done */
+
+    grn_str_t              method;          /* as received: "GET" */
+    grn_str_t              uri;             /* the raw request target */
+    grn_str_t              path;            /* the target's path, percent-decoded */
+    grn_str_t              query;           /* after '?', without it; len 0 when none */
+    grn_str_t              protocol;        /* "HTTP/1.1" */
+    grn_uint_t             http_version;    /* 1000 * major + minor: 1001 for HTTP/1.1 */
+
+    grn_array_t            headers;         /* of grn_http_header_t, names as sent */
+    grn_str_t              host;            /* the Host header; len 0 when none */
+    grn_str_t              content_type;    /* len 0 when none */
+    off_t                  content_length;  /* -1 when not sent */
+    grn_str_t              body;            /* the whole request body, in memory */
+
+    grn_str_t              server_name;     /* Host without port, or the server's first name */
+    grn_uint_t             server_port;     /* the listener's port */
+
+    grn_http_srv_conf_t   *srv;
+    grn_http_loc_conf_t   *loc;
+
+    grn_http_response_t    response;
+
+    unsigned               keepalive:1;     /* the connection stays open after this request */
+    unsigned               head:1;          /* HEAD: no body goes out */
+    unsigned               chunked:1;       /* the request body came chunked */
+    unsigned               https:1;
+};
+
+/*
+ * Response building, for actions (return, the WSGI layer, errors). Each copies what it is
+ * given into the request's pool or body buffer; GRN_ERROR on allocation failure.
+ */
+grn_int_t grn_http_response_set_status(grn_http_request_t *r, grn_uint_t status,
+    const char *line, size_t len);
+grn_int_t grn_http_response_add_header(grn_http_request_t *r, const char *name, size_t name_len,
+    const char *value, size_t value_len);
+grn_int_t grn_http_response_append(grn_http_request_t *r, const char *data, size_t len);
+
+/* "404 Not Found" for a status code; NULL for codes without a standard reason. */
+const char *grn_http_status_line(grn_uint_t status);
+
+#endif /* GRN_HTTP_REQUEST_H */

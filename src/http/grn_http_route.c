@@ -1,0 +1,283 @@
+/*
+ * grn_http_route.c: which server and which location handle a request, and running the
+ * location's action.
+ *
+ * Server selection follows nginx: exact name, longest leading wildcard ("*.example.com"),
+ * longest trailing wildcard ("www.example.*"), first matching regex, then the default server
+ * of the address. Location selection follows nginx too: an exact "=" match wins at once;
+ * otherwise the longest prefix is remembered, its nested locations are searched, and unless it
+ * is "^~" the regexes are tried in order of appearance before falling back to it.
+ */
+
+#include "grn_core.h"
+#include "grn_http.h"
+#include "grn_py.h"
+
+static grn_flag_t
+grn_http_regex_match(pcre2_code *re, const char *data, size_t len)
+{
+    int                rc;
+    pcre2_match_data  *md;
+
+    md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (md == NULL) {
+        return 0;
+    }
+    rc = pcre2_match(re, (PCRE2_SPTR) data, len, 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
+grn_http_srv_conf_t *
+grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host)
+{
+    char                     name[256];
+    size_t                   len, i, j, best_len;
+    grn_http_srv_conf_t    **srv, *best;
+    grn_http_server_name_t  *sn;
+
+    if (host->len == 0 || addr->servers.nelts == 1) {
+        return addr->default_server;
+    }
+
+    /* Lower-case, without port and trailing dot. */
+    len = 0;
+    if (host->data[0] == '[') {
+        char  *close = memchr(host->data, ']', host->len);
+
+        len = close ? (size_t) (close + 1 - host->data) : host->len;
+    } else {
+        char  *colon = memchr(host->data, ':', host->len);
+
+        len = colon ? (size_t) (colon - host->data) : host->len;
+    }
+    if (len && host->data[len - 1] == '.') {
+        len--;
+    }
+    if (len == 0 || len >= sizeof(name)) {
+        return addr->default_server;
+    }
+    for (i = 0; i < len; i++) {
+        char  ch = host->data[i];
+
+        name[i] = (ch >= 'A' && ch <= 'Z') ? (char) (ch | 0x20) : ch;
+    }
+    name[len] = '\0';
+
+    srv = addr->servers.elts;
+
+    for (i = 0; i < addr->servers.nelts; i++) {
+        sn = srv[i]->names.elts;
+        for (j = 0; j < srv[i]->names.nelts; j++) {
+            if (sn[j].regex == NULL && sn[j].name.len == len
+                && memcmp(sn[j].name.data, name, len) == 0)
+            {
+                return srv[i];
+            }
+        }
+    }
+
+    best = NULL;
+    best_len = 0;
+    for (i = 0; i < addr->servers.nelts; i++) {
+        sn = srv[i]->names.elts;
+        for (j = 0; j < srv[i]->names.nelts; j++) {
+            grn_str_t  *n = &sn[j].name;
+
+            if (sn[j].regex || n->len < 2 || n->len - 1 > len || n->len <= best_len) {
+                continue;
+            }
+            /* "*.example.com" matches "www.example.com"; ".example.com" also the bare name */
+            if (n->data[0] == '*' && n->data[1] == '.'
+                && memcmp(name + len - (n->len - 1), n->data + 1, n->len - 1) == 0)
+            {
+                best = srv[i];
+                best_len = n->len;
+            } else if (n->data[0] == '.'
+                       && ((len == n->len - 1 && memcmp(name, n->data + 1, len) == 0)
+                           || (len > n->len - 1
+                               && memcmp(name + len - n->len, n->data, n->len) == 0)))
+            {
+                best = srv[i];
+                best_len = n->len;
+            }
+        }
+    }
+    if (best) {
+        return best;
+    }
+
+    for (i = 0; i < addr->servers.nelts; i++) {
+        sn = srv[i]->names.elts;
+        for (j = 0; j < srv[i]->names.nelts; j++) {
+            grn_str_t  *n = &sn[j].name;
+
+            if (sn[j].regex == NULL && n->len > 2 && n->len - 1 <= len
+                && n->data[n->len - 1] == '*' && n->data[n->len - 2] == '.'
+                && n->len > best_len && memcmp(name, n->data, n->len - 1) == 0)
+            {
+                best = srv[i];
+                best_len = n->len;
+            }
+        }
+    }
+    if (best) {
+        return best;
+    }
+
+    for (i = 0; i < addr->servers.nelts; i++) {
+        sn = srv[i]->names.elts;
+        for (j = 0; j < srv[i]->names.nelts; j++) {
+            if (sn[j].regex && grn_http_regex_match(sn[j].regex, name, len)) {
+                return srv[i];
+            }
+        }
+    }
+
+    return addr->default_server;
+}
+
+static grn_http_loc_conf_t *
+grn_http_find_in(grn_array_t *locations, grn_str_t *path)
+{
+    grn_uint_t             i;
+    grn_http_loc_conf_t  **loc, *best, *nested;
+
+    loc = locations->elts;
+    best = NULL;
+
+    for (i = 0; i < locations->nelts; i++) {
+        grn_str_t  *name = &loc[i]->name;
+
+        switch (loc[i]->match) {
+        case GRN_HTTP_LOC_EXACT:
+            if (grn_str_eq(name, path)) {
+                return loc[i];
+            }
+            break;
+
+        case GRN_HTTP_LOC_PREFIX:
+        case GRN_HTTP_LOC_PREFIX_NOREGEX:
+            if (name->len <= path->len && memcmp(name->data, path->data, name->len) == 0
+                && (best == NULL || name->len > best->name.len))
+            {
+                best = loc[i];
+            }
+            break;
+        }
+    }
+
+    if (best && best->locations.nelts) {
+        nested = grn_http_find_in(&best->locations, path);
+        if (nested) {
+            return nested;
+        }
+    }
+
+    if (best && best->match == GRN_HTTP_LOC_PREFIX_NOREGEX) {
+        return best;
+    }
+
+    for (i = 0; i < locations->nelts; i++) {
+        if ((loc[i]->match == GRN_HTTP_LOC_REGEX || loc[i]->match == GRN_HTTP_LOC_REGEX_CASELESS)
+            && grn_http_regex_match(loc[i]->regex, path->data, path->len))
+        {
+            return loc[i];
+        }
+    }
+
+    return best;
+}
+
+grn_http_loc_conf_t *
+grn_http_find_location(grn_http_srv_conf_t *srv, grn_str_t *path)
+{
+    return grn_http_find_in(&srv->locations, path);
+}
+
+static grn_int_t
+grn_http_return(grn_http_request_t *r)
+{
+    grn_uint_t            code;
+    grn_http_loc_conf_t  *loc = r->loc;
+
+    code = (grn_uint_t) loc->return_code;
+
+    if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
+        if (grn_http_error_page(r, code) != GRN_OK) {
+            return GRN_ERROR;
+        }
+        if (loc->return_text.len) {
+            return grn_http_response_add_header(r, "Location", 8, loc->return_text.data,
+                                                loc->return_text.len);
+        }
+        return GRN_OK;
+    }
+
+    if (loc->return_text.data == NULL) {
+        if (code >= 400) {
+            return grn_http_error_page(r, code);
+        }
+        return grn_http_response_set_status(r, code, NULL, 0);
+    }
+
+    if (grn_http_response_set_status(r, code, NULL, 0) != GRN_OK
+        || grn_http_response_add_header(r, "Content-Type", 12, loc->default_type.data,
+                                        loc->default_type.len) != GRN_OK)
+    {
+        return GRN_ERROR;
+    }
+    return grn_http_response_append(r, loc->return_text.data, loc->return_text.len);
+}
+
+void
+grn_http_handle_request(grn_http_conn_t *hc)
+{
+    grn_int_t             rc;
+    grn_http_request_t   *r = hc->r;
+    grn_http_loc_conf_t  *loc = r->loc;
+
+    r->body.data = hc->body;
+    r->body.len = hc->body_len;
+
+    switch (loc ? loc->action : GRN_HTTP_ACTION_NONE) {
+
+    case GRN_HTTP_ACTION_PASS:
+        if (loc->app != hc->worker->group->app) {
+            grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
+                          "location \"%.*s\" passes to app \"%.*s\", which this listener's "
+                          "workers do not run", (int) loc->name.len, loc->name.data,
+                          (int) loc->app->name.len, loc->app->name.data);
+            rc = grn_http_error_page(r, 502);
+            break;
+        }
+        rc = grn_py_call(r);
+        if (rc != GRN_OK) {
+            rc = grn_http_error_page(r, 500);
+        }
+        break;
+
+    case GRN_HTTP_ACTION_RETURN:
+        rc = grn_http_return(r);
+        break;
+
+    case GRN_HTTP_ACTION_STATIC:
+    case GRN_HTTP_ACTION_STATUS:
+        /* Static files and the status page arrive with later work; say so rather than guess. */
+        grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
+                      "location \"%.*s\": %s is not implemented in this version",
+                      (int) loc->name.len, loc->name.data,
+                      loc->action == GRN_HTTP_ACTION_STATIC ? "serving static files"
+                                                              : "the status page");
+        rc = grn_http_error_page(r, 501);
+        break;
+
+    default:
+        rc = grn_http_error_page(r, 404);
+        break;
+    }
+
+    if (rc != GRN_OK) {
+        (void) grn_http_error_page(r, 500);
+    }
+}

@@ -1,0 +1,50 @@
+/*
+ * grn_py.h: the embedded Python interpreter as an app worker uses it.
+ *
+ * Python is initialized only in app workers, after fork and after privileges are dropped, never
+ * in the master. grn_py_init() sets up the interpreter for one app (virtualenv, sys.path, cwd,
+ * environment), imports the app and releases the GIL; grn_py_call() takes the GIL only for the
+ * time the app runs.
+ */
+
+#ifndef GRN_PY_H
+#define GRN_PY_H
+
+#include "grn_http_request.h"
+
+/*
+ * Initializes CPython for `app` and imports its callable. On failure the traceback is in the
+ * error log and GRN_ERROR is returned: the worker then exits with GRN_EXIT_BOOT_FAILED.
+ */
+grn_int_t grn_py_init(grn_cycle_t *cycle, grn_app_conf_t *app);
+
+/*
+ * Calls the app for a routed request and fills r->response (status, headers, whole body).
+ * GRN_OK: the response is ready. GRN_ERROR: the app failed before its response was complete;
+ * the traceback is logged and the caller answers 500.
+ */
+grn_int_t grn_py_call(grn_http_request_t *r);
+
+/*
+ * Finalizes the interpreter at worker exit. Call it from the thread that called grn_py_init(),
+ * after the other threads that called grn_py_call() have stopped.
+ */
+void grn_py_done(void);
+
+/*
+ * ADDED by the src/python helper (for the lead to review): a worker thread other than the one
+ * that called grn_py_init() calls this before it exits, to free the Python thread state that
+ * its first grn_py_call() created. Not needed for the thread that called grn_py_init().
+ */
+void grn_py_thread_done(void);
+
+/*
+ * For `greenc -t`: in a child process, initializes Python as grn_py_init() would and checks that
+ * the app's module can be found, without importing it. GRN_OK or GRN_ERROR (logged).
+ */
+grn_int_t grn_py_check(grn_cycle_t *cycle, grn_app_conf_t *app);
+
+/* The version of the linked libpython ("3.11.2"), without initializing it. */
+const char *grn_py_version(void);
+
+#endif /* GRN_PY_H */

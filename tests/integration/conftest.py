@@ -1,0 +1,77 @@
+"""pytest fixtures for greenc's integration tests; the helpers are in harness.py.
+
+greenc_factory(name, **config_pieces) makes servers in the test's tmp dir,
+greenc is one started with the default config, shared_greenc is one per module
+for read-only tests. Every server is stopped by PID in teardown, and a test
+fails if a server it ran printed a sanitizer report.
+"""
+
+import pytest
+
+from harness import GREENC_BIN, SANITIZED, Greenc
+
+_live = []
+
+
+@pytest.fixture
+def greenc_factory(tmp_path):
+    """make(name="srv", **config_pieces) -> Greenc with its config written
+    (not started). Every instance is stopped in teardown."""
+    made = []
+
+    def make(name="srv", port=None, **pieces):
+        g = Greenc(tmp_path / name, port)
+        g.write_config(**pieces)
+        made.append(g)
+        _live.append(g)
+        return g
+
+    yield make
+    problems = []
+    for g in made:
+        g.stop()
+        _live.remove(g)
+        problems += g.sanitizer_reports()
+    if problems:
+        pytest.fail("sanitizer reports: " + "; ".join(problems) + "\n" +
+                    "\n".join(g.diagnostics() for g in made))
+
+
+@pytest.fixture
+def greenc(greenc_factory):
+    """A started greenc with the default config (app "hello", 2 workers)."""
+    return greenc_factory().start()
+
+
+@pytest.fixture(scope="module")
+def shared_greenc(tmp_path_factory):
+    """One started greenc with the default config, shared by a module's
+    read-only tests (they must not signal or reconfigure it)."""
+    g = Greenc(tmp_path_factory.mktemp("shared"))
+    g.write_config()
+    _live.append(g)
+    try:
+        g.start()
+        yield g
+    finally:
+        g.stop()
+        _live.remove(g)
+    reports = g.sanitizer_reports()
+    assert not reports, "sanitizer reports: " + "; ".join(reports) + "\n" + g.diagnostics()
+
+
+@pytest.fixture(autouse=True)
+def _no_sanitizer_reports_during_test():
+    """Fail the test during which a live server produced a sanitizer report."""
+    before = {id(g): set(g.sanitizer_reports()) for g in _live}
+    yield
+    new = []
+    for g in _live:
+        new += [r for r in g.sanitizer_reports() if r not in before.get(id(g), set())]
+    if new:
+        pytest.fail("sanitizer reports: " + "; ".join(new))
+
+
+def pytest_report_header(config):
+    return [f"greenc binary: {GREENC_BIN} (sanitized: {SANITIZED})"]
+

@@ -1,0 +1,90 @@
+"""Process supervision: the master forks the app workers, replaces a worker
+that dies, logs why, and backs off when an app cannot boot."""
+
+import os
+import re
+import signal
+import time
+
+from harness import SLOW, RequestLoop, app_block, free_port, pid_alive, wait_for
+
+LOG_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(debug|info|notice|warn|error|crit"
+                      r"|alert|emerg)\] (\d+)#(\d+): \S")
+
+
+def test_workers_directive_starts_that_many_child_processes(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=3))
+    g.start()
+    workers = g.wait_workers(3)
+    served_by = {int(g.get("/pid", headers={"Connection": "close"}).text) for _ in range(10)}
+    assert served_by <= set(workers), "a request was served by a process that is not a worker"
+
+
+def test_error_log_lines_have_date_level_and_pid(greenc):
+    assert greenc.get("/error").status == 500        # produces an [error] line at least
+    greenc.wait_log("Traceback (most recent call last)")
+    lines = [line for line in greenc.log_text().splitlines() if line[:1].isdigit()]
+    assert lines, "no log lines"
+    bad = [line for line in lines if not LOG_LINE.match(line)]
+    assert bad == [], f"log lines not in 'YYYY/MM/DD HH:MM:SS [level] PID#TID: msg' form: {bad[:3]}"
+
+
+def test_killed_worker_is_replaced_and_logged(greenc):
+    old = greenc.wait_workers(2)
+    loop = RequestLoop(greenc, "/", limit=5.0)
+    loop.start()
+    time.sleep(0.3)
+    victim = old[0]
+    os.kill(victim, signal.SIGKILL)
+
+    def replaced():
+        pids = greenc.worker_pids()
+        return pids if len(pids) == 2 and victim not in pids else None
+
+    new = wait_for(replaced, 5 * SLOW, what="a replacement worker")
+    assert old[1] in new, "the surviving worker was replaced too"
+    greenc.wait_log("exited on signal 9", timeout=5 * SLOW)
+    line = next(line for line in greenc.log_text().splitlines() if "exited on signal 9" in line)
+    assert str(victim) in line, f"the log line does not name the dead worker: {line!r}"
+    m = LOG_LINE.match(line)
+    assert m and m.group(2) == str(greenc.pid), f"not logged by the master: {line!r}"
+    results = loop.stop()
+
+    # Only the request the victim was serving may fail: the listener is shared.
+    assert len(loop.failures()) <= 1, f"requests failed: {loop.failures()[:5]} of {len(results)}"
+    for _ in range(20):
+        assert greenc.get("/", headers={"Connection": "close"}).status == 200
+    wait_for(lambda: all(pid_alive(p) for p in new), 1, what="workers still alive")
+    assert pid_alive(greenc.pid)
+
+
+def test_app_import_failure_backs_off_and_other_apps_keep_serving(greenc_factory):
+    g = greenc_factory()
+    broken_port = free_port()
+    g.write_config(
+        apps=(app_block("hello", python_path=g.apps_dir) + "\n" +
+              app_block("broken", wsgi="broken_app:application", python_path=g.apps_dir,
+                        workers=1)),
+        extra_servers=("    server {\n"
+                       f"        listen 127.0.0.1:{broken_port};\n"
+                       "        location / { pass broken; }\n"
+                       "    }\n"))
+    g.start()
+    g.wait_log("failed to boot")
+    first_failure = time.monotonic()
+    log = g.log_text()
+    assert "Traceback (most recent call last)" in log
+    assert "broken_app refuses to import" in log
+
+    # Meanwhile the master, the other app and the return locations are fine.
+    assert g.get("/").body == b"Hello, world!\n"
+    assert g.get("/healthz").body == b"ok\n"
+    assert g.get("/gone").status == 410
+
+    time.sleep(max(0.0, first_failure + 5 - time.monotonic()))
+    attempts = g.log_text().count("failed to boot")
+    assert 1 <= attempts <= 6, f"{attempts} boot attempts in ~5 s: no backoff"
+    assert pid_alive(g.pid)
+    assert g.get("/").status == 200
+

@@ -1,0 +1,140 @@
+"""The WSGI contract as the app sees it: environ, wsgi.input, wsgi.errors,
+errors in the app, and the app block's env / chdir / python_path / factory.
+
+Tests marked "BRIEF 5" protect PEP 3333 details of BRIEF section 5 beyond the
+first contract.
+"""
+
+import json
+
+from harness import app_block, default_locations, free_port, wait_for
+
+
+def test_environ_has_cgi_and_wsgi_keys(shared_greenc):
+    r = shared_greenc.get("/environ?a=1&b=two", headers={"X-Custom": "yes"})
+    assert r.status == 200
+    env = r.json()
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["PATH_INFO"] == "/environ"
+    assert env["QUERY_STRING"] == "a=1&b=two"
+    assert env["SERVER_NAME"]
+    assert env["SERVER_PORT"] == str(shared_greenc.port)
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["wsgi.url_scheme"] == "http"
+    assert env["wsgi.version"] == [1, 0]
+    assert all(env["has"].values()), env["has"]
+    assert env["http"]["HTTP_X_CUSTOM"] == "yes"
+    assert env["http"]["HTTP_HOST"] == f"127.0.0.1:{shared_greenc.port}"
+
+
+def test_environ_is_a_plain_dict_of_native_strings(shared_greenc):
+    env = shared_greenc.get("/environ").json()
+    assert env["environ_is_dict"]
+    assert env["non_str_cgi_keys"] == []
+
+
+def test_post_sets_content_length_and_type_without_http_prefix(shared_greenc):
+    env = shared_greenc.request("POST", "/environ", body=b"12345",
+                                headers={"Content-Type": "text/plain"}).json()
+    assert env["REQUEST_METHOD"] == "POST"
+    assert env["CONTENT_LENGTH"] == "5"
+    assert env["CONTENT_TYPE"] == "text/plain"
+    assert "HTTP_CONTENT_LENGTH" not in env["http"]
+    assert "HTTP_CONTENT_TYPE" not in env["http"]
+
+
+def test_path_info_is_percent_decoded_and_query_is_not(shared_greenc):
+    env = shared_greenc.get("/environ/a%20b%2Fc?x=%20y").json()
+    assert env["PATH_INFO"] == "/environ/a b/c"
+    assert env["QUERY_STRING"] == "x=%20y"
+
+
+def test_repeated_headers_are_joined_with_commas(shared_greenc):
+    # BRIEF 5
+    raw = shared_greenc.raw(b"GET /environ HTTP/1.1\r\nHost: localhost\r\n"
+                            b"X-Multi: one\r\nX-Multi: two\r\nConnection: close\r\n\r\n")
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    env = json.loads(body)
+    assert env["http"]["HTTP_X_MULTI"] in ("one,two", "one, two")
+
+
+def test_app_env_directive_is_in_os_environ(shared_greenc):
+    assert shared_greenc.get("/env?name=GREETING").json() == {"value": "hi"}
+
+
+def test_python_path_directive_is_on_sys_path(shared_greenc):
+    assert str(shared_greenc.apps_dir) in shared_greenc.get("/syspath").json()
+
+
+def test_app_exception_gives_500_and_traceback_in_error_log(shared_greenc):
+    r = shared_greenc.get("/error")
+    assert r.status == 500
+    shared_greenc.wait_log("Traceback (most recent call last)")
+    shared_greenc.wait_log("boom from the test app")
+    # the worker survives an app exception
+    assert shared_greenc.get("/").status == 200
+
+
+def test_wsgi_errors_writes_to_error_log(shared_greenc):
+    assert shared_greenc.get("/log?msg=hello-from-wsgi-errors").status == 200
+    shared_greenc.wait_log("hello-from-wsgi-errors")
+
+
+def test_response_iterable_close_is_called(shared_greenc):
+    mark = shared_greenc.dir / "closed.mark"
+    r = shared_greenc.get(f"/close?mark={mark}")
+    assert r.status == 200 and r.body == b"closing"
+    wait_for(mark.exists, 5, what="close() of the response iterable")
+
+
+def test_wsgi_input_supports_readline_and_readlines(shared_greenc):
+    # BRIEF 5
+    r = shared_greenc.request("POST", "/lines", body=b"line one\nline two\nthree\nfour")
+    assert r.status == 200
+    assert r.json() == {"first": "line one\n", "second_limited": "lin",
+                        "rest_of_second": "e two\n", "remaining": ["three\n", "four"]}
+
+
+def test_main_context_env_reaches_every_app(greenc_factory):
+    g = greenc_factory(main_extra="env MAIN_VAR=from-main;")
+    g.start()
+    assert g.get("/env?name=MAIN_VAR").json() == {"value": "from-main"}
+    assert g.get("/env?name=GREETING").json() == {"value": "hi"}
+
+
+def test_chdir_directive_sets_worker_cwd(greenc_factory, tmp_path):
+    workdir = tmp_path / "app-cwd"
+    workdir.mkdir()
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, extra=f"chdir {workdir};"))
+    g.start()
+    assert g.get("/cwd").text == str(workdir)
+
+
+def test_wsgi_factory_call_syntax_calls_the_factory(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block(wsgi="app:make_app()", python_path=g.apps_dir))
+    g.start()
+    r = g.get("/")
+    assert r.status == 200 and r.body == b"Hello from the factory!\n"
+
+
+def test_two_apps_on_two_listeners_each_serve_their_own(greenc_factory):
+    g = greenc_factory()
+    port_b = free_port()
+    apps = (app_block("alpha", python_path=g.apps_dir, workers=1, extra="env GREETING=alpha;")
+            + "\n" +
+            app_block("beta", python_path=g.apps_dir, workers=1, extra="env GREETING=beta;"))
+    g.write_config(apps=apps, locations=default_locations("alpha"), extra_servers=(
+        "    server {\n"
+        f"        listen 127.0.0.1:{port_b};\n"
+        f"{default_locations('beta')}"
+        "    }\n"))
+    g.start()
+    g.wait_ready(port=port_b)
+    assert g.get("/env?name=GREETING").json() == {"value": "alpha"}
+    assert g.get("/env?name=GREETING", port=port_b).json() == {"value": "beta"}
+    pid_a, pid_b = int(g.get("/pid").text), int(g.get("/pid", port=port_b).text)
+    assert pid_a != pid_b
+    assert set(g.worker_pids()) >= {pid_a, pid_b}
