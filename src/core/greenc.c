@@ -41,7 +41,7 @@ grn_usage(void)
     fprintf(stderr,
         "Usage: greenc [-?hvVtT] [-s signal] [-p prefix] [-c filename] [-g directives]\n\n"
         "Options:\n"
-        "  -?,-h         : this help\n"
+        "  -h, -?        : this help\n"
         "  -v            : show version and exit\n"
         "  -V            : show version, build options and library versions, and exit\n"
         "  -t            : test configuration (and that each app's module exists) and exit\n"
@@ -398,6 +398,8 @@ main(int argc, char **argv)
     }
 
     if (o.test) {
+        /* The error log is not opened by a test: what the app check finds goes to stderr. */
+        cycle->log = log;
         grn_log_stderr(0, "the configuration file %s syntax is ok", conf_path);
         if (grn_test_apps(cycle) != GRN_OK) {
             grn_log_stderr(0, "configuration file %s test failed", conf_path);

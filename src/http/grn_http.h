@@ -52,7 +52,7 @@ struct grn_http_conn_s {
     size_t                 buf_size;
     size_t                 buf_len;      /* bytes in buf */
     size_t                 parsed;       /* bytes of buf given to the parser */
-    size_t                 head_end;     /* end of the current request's head in buf */
+    size_t                 head_end;     /* end of the head's last span in buf */
 
     grn_pool_t            *pool;         /* the current request's pool */
     grn_http_request_t    *r;

@@ -36,7 +36,11 @@ grn_http_create_request(grn_http_conn_t *hc)
     return r;
 }
 
-#define grn_http_span(span, at, length)                                                    \
+/*
+ * Extends a span and remembers where the head's spans end: the body may later be compacted
+ * down to that point, since nothing after it is referenced.
+ */
+#define grn_http_span(hc, span, at, length)                                                \
     do {                                                                                   \
         if ((span)->data == NULL) {                                                        \
             (span)->data = (char *) (at);                                                  \
@@ -44,6 +48,7 @@ grn_http_create_request(grn_http_conn_t *hc)
         } else {                                                                           \
             (span)->len += (length);                                                       \
         }                                                                                  \
+        (hc)->head_end = (size_t) ((at) + (length) - (hc)->buf);                           \
     } while (0)
 
 static int
@@ -68,7 +73,7 @@ grn_http_on_method(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_conn_t  *hc = p->data;
 
-    grn_http_span(&hc->r->method, at, len);
+    grn_http_span(hc, &hc->r->method, at, len);
     return 0;
 }
 
@@ -77,7 +82,16 @@ grn_http_on_url(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_conn_t  *hc = p->data;
 
-    grn_http_span(&hc->r->uri, at, len);
+    grn_http_span(hc, &hc->r->uri, at, len);
+    return 0;
+}
+
+static int
+grn_http_on_version(llhttp_t *p, const char *at, size_t len)
+{
+    grn_http_conn_t  *hc = p->data;
+
+    hc->head_end = (size_t) (at + len - hc->buf);
     return 0;
 }
 
@@ -86,7 +100,7 @@ grn_http_on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_conn_t  *hc = p->data;
 
-    grn_http_span(&hc->field, at, len);
+    grn_http_span(hc, &hc->field, at, len);
     return 0;
 }
 
@@ -95,7 +109,7 @@ grn_http_on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_conn_t  *hc = p->data;
 
-    grn_http_span(&hc->value, at, len);
+    grn_http_span(hc, &hc->value, at, len);
     return 0;
 }
 
@@ -158,9 +172,6 @@ grn_http_on_headers_complete(llhttp_t *p)
     r->head = (p->method == HTTP_HEAD);
 
     hc->head_done = 1;
-
-    /* The head's last byte: where the request's own spans end and the body begins. */
-    hc->head_end = (size_t) (llhttp_get_error_pos(p) - hc->buf);
     return 0;
 }
 
@@ -211,6 +222,7 @@ const llhttp_settings_t  grn_http_parser_settings = {
     .on_message_begin = grn_http_on_message_begin,
     .on_method = grn_http_on_method,
     .on_url = grn_http_on_url,
+    .on_version = grn_http_on_version,
     .on_header_field = grn_http_on_header_field,
     .on_header_value = grn_http_on_header_value,
     .on_header_value_complete = grn_http_on_header_value_complete,
