@@ -460,12 +460,8 @@ main(int argc, char **argv)
 
     cycle->log->next = NULL;
 
+    /* The master takes the cycle over: reloads replace and free it. */
     rc = grn_master_process(cycle);
-
-    if (unlink(cycle->core->pid.data) == -1 && errno != ENOENT) {
-        grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "unlink() \"%s\" failed",
-                      cycle->core->pid.data);
-    }
 
     free(conf_path);
     free(prefix_path);

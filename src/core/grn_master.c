@@ -216,6 +216,10 @@ grn_master_process(grn_cycle_t *cycle)
         }
     }
 
+    if (unlink(cycle->core->pid.data) == -1 && errno != ENOENT) {
+        grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "unlink() \"%s\" failed",
+                      cycle->core->pid.data);
+    }
     grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "exit");
 
     for (i = 0; i < grn_nold_cycles; i++) {

@@ -68,7 +68,10 @@ int grn_signal_by_name(const char *name);
 void grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     __attribute__((noreturn));
 
-/* The master: runs until stopped; returns the exit status. */
+/*
+ * The master: runs until stopped, then removes the pid file; returns the exit status. It owns
+ * `cycle` from here on: a reload replaces it.
+ */
 int grn_master_process(grn_cycle_t *cycle);
 
 #endif /* GRN_PROCESS_H */

@@ -111,8 +111,21 @@ grn_http_worker_drain(grn_http_worker_t *w)
     if (w->draining) {
         return;
     }
-    w->draining = 1;
 
+    /*
+     * With EPOLLEXCLUSIVE this worker may hold the only wakeup for connections already queued:
+     * take them now (their first request is served, then they close), so none is stranded.
+     */
+    for (i = 0; i < w->nlisteners; i++) {
+        grn_uint_t  before;
+
+        do {
+            before = w->connections;
+            grn_http_accept_handler(&w->listeners[i].ev, EPOLLIN);
+        } while (w->connections > before && w->connections < w->max_connections);
+    }
+
+    w->draining = 1;
     grn_http_listeners_enable(w, 0);
     for (i = 0; i < w->nlisteners; i++) {
         /* Only this process's copy: the master keeps the socket for the next generation. */
@@ -120,9 +133,12 @@ grn_http_worker_drain(grn_http_worker_t *w)
         w->listeners[i].ev.fd = -1;
     }
 
-    /* Idle keep-alive connections go now; busy ones close after their response. */
+    /*
+     * Idle keep-alive connections go now; busy ones close after their response. A connection
+     * whose first request has not arrived yet is not idle: its client is about to send it.
+     */
     for (i = grn_http_nall; i-- > 0; ) {
-        if (grn_http_all[i]->state == GRN_HTTP_IDLE) {
+        if (grn_http_all[i]->state == GRN_HTTP_IDLE && grn_http_all[i]->c.requests > 0) {
             grn_http_close(grn_http_all[i]);
         }
     }

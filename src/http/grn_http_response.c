@@ -276,7 +276,9 @@ grn_http_response_prepare(grn_http_conn_t *hc)
         hc->close = 1;
     }
 
-    if (!r->keepalive || hc->worker->draining) {
+    if (!r->keepalive || hc->worker->draining
+        || (r->srv && hc->c.requests + 1 >= (grn_uint_t) r->srv->keepalive_requests))
+    {
         hc->close = 1;
     }
 
