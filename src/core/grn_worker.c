@@ -16,6 +16,8 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -109,15 +111,101 @@ grn_worker_drop_privileges(grn_cycle_t *cycle, grn_str_t *user, grn_str_t *group
     return GRN_OK;
 }
 
+/*
+ * One event loop per thread. Thread 0 is the process's main thread: it alone receives signals
+ * (inside its epoll_pwait) and tells the other threads through their eventfd.
+ */
+typedef struct {
+    grn_event_t         wake;        /* eventfd: "look at the flags" */
+    pthread_t           thread;
+    grn_uint_t          index;
+    grn_cycle_t        *cycle;
+    grn_group_t        *group;
+    grn_event_loop_t    loop;
+    grn_http_worker_t   http;
+} grn_worker_thread_t;
+
+static volatile sig_atomic_t  grn_worker_stop_threads;   /* 1: drain, 2: exit now */
+
+static void
+grn_worker_wake_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
+{
+    uint64_t  n;
+
+    (void) read(ev->fd, &n, sizeof(n));
+}
+
+static grn_int_t
+grn_worker_thread_init(grn_worker_thread_t *t, grn_uint_t index, grn_cycle_t *cycle,
+    grn_group_t *group, sigset_t *wait_mask)
+{
+    memset(t, 0, sizeof(*t));
+    t->index = index;
+    t->cycle = cycle;
+    t->group = group;
+
+    if (grn_event_loop_init(&t->loop, 512, cycle->log) != GRN_OK) {
+        return GRN_ERROR;
+    }
+    t->loop.sigmask = wait_mask;
+
+    t->wake.handler = grn_worker_wake_handler;
+    t->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (t->wake.fd == -1) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "eventfd() failed");
+        return GRN_ERROR;
+    }
+    if (grn_event_add(&t->loop, &t->wake, EPOLLIN) != GRN_OK) {
+        return GRN_ERROR;
+    }
+    return grn_http_worker_init(&t->http, &t->loop, cycle, group);
+}
+
+static void
+grn_worker_thread_wake(grn_worker_thread_t *t)
+{
+    uint64_t  one = 1;
+
+    (void) write(t->wake.fd, &one, sizeof(one));
+}
+
+static void *
+grn_worker_thread_run(void *data)
+{
+    grn_worker_thread_t  *t = data;
+
+    grn_log_tid = t->index;
+
+    for ( ;; ) {
+        if (grn_worker_stop_threads == 2) {
+            break;
+        }
+        if (grn_worker_stop_threads == 1 && !t->http.draining) {
+            grn_http_worker_drain(&t->http);
+        }
+        if (t->http.draining && t->http.connections == 0) {
+            break;
+        }
+        if (grn_event_process(&t->loop, -1) == GRN_ERROR) {
+            break;
+        }
+    }
+
+    grn_http_worker_done(&t->http);
+    if (t->group->app) {
+        grn_py_thread_done();
+    }
+    return NULL;
+}
+
 void
 grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
 {
     char                   ready = GRN_CHANNEL_READY;
-    sigset_t               wait_mask;
-    grn_flag_t             draining;
+    sigset_t               wait_mask, all;
+    grn_uint_t             i, nthreads;
     grn_app_conf_t        *app = group->app;
-    grn_event_loop_t       loop;
-    grn_http_worker_t      http;
+    grn_worker_thread_t   *threads, *main;
     grn_worker_channel_t   ch;
 
     grn_log_tid = 0;
@@ -141,13 +229,20 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
         exit(GRN_EXIT_BOOT_FAILED);
     }
 
-    if (grn_event_loop_init(&loop, 512, cycle->log) != GRN_OK) {
+    nthreads = grn_max(group->threads, 1);
+    threads = grn_calloc(sizeof(grn_worker_thread_t) * nthreads, cycle->log);
+    if (threads == NULL) {
         exit(2);
     }
-    loop.sigmask = &wait_mask;
+    main = &threads[0];
 
-    if (grn_http_worker_init(&http, &loop, cycle, group) != GRN_OK) {
-        exit(2);
+    for (i = 0; i < nthreads; i++) {
+        /* Only the main thread ever unblocks the signals. */
+        if (grn_worker_thread_init(&threads[i], i, cycle, group, i == 0 ? &wait_mask : NULL)
+            != GRN_OK)
+        {
+            exit(2);
+        }
     }
 
     if (fcntl(channel, F_SETFL, O_NONBLOCK) == -1) {
@@ -156,15 +251,25 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     ch.ev.handler = grn_worker_channel_handler;
     ch.ev.fd = channel;
     ch.cycle = cycle;
-    if (grn_event_add(&loop, &ch.ev, EPOLLIN) != GRN_OK) {
+    if (grn_event_add(&main->loop, &ch.ev, EPOLLIN) != GRN_OK) {
         exit(2);
+    }
+
+    sigfillset(&all);
+    for (i = 1; i < nthreads; i++) {
+        sigset_t  saved;
+
+        pthread_sigmask(SIG_BLOCK, &all, &saved);
+        if (pthread_create(&threads[i].thread, NULL, grn_worker_thread_run, &threads[i]) != 0) {
+            grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "pthread_create() failed");
+            exit(2);
+        }
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
     }
 
     if (write(channel, &ready, 1) != 1) {
         grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "write() of ready to the master failed");
     }
-
-    draining = 0;
 
     for ( ;; ) {
         if (grn_sig_terminate) {
@@ -173,11 +278,13 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
             _exit(0);
         }
 
-        if (grn_sig_quit && !draining) {
-            draining = 1;
-            grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker draining: %lu connections",
-                          (unsigned long) http.connections);
-            grn_http_worker_drain(&http);
+        if (grn_sig_quit && !main->http.draining) {
+            grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker draining");
+            grn_worker_stop_threads = 1;
+            for (i = 1; i < nthreads; i++) {
+                grn_worker_thread_wake(&threads[i]);
+            }
+            grn_http_worker_drain(&main->http);
         }
 
         if (grn_sig_reopen) {
@@ -185,17 +292,22 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
             grn_cycle_reopen_files(cycle);
         }
 
-        if (draining && http.connections == 0) {
+        if (main->http.draining && main->http.connections == 0) {
             break;
         }
 
-        if (grn_event_process(&loop, -1) == GRN_ERROR) {
+        if (grn_event_process(&main->loop, -1) == GRN_ERROR) {
+            grn_worker_stop_threads = 2;
             break;
         }
     }
 
-    grn_http_worker_done(&http);
-    grn_event_loop_done(&loop);
+    for (i = 1; i < nthreads; i++) {
+        grn_worker_thread_wake(&threads[i]);
+        pthread_join(threads[i].thread, NULL);
+    }
+
+    grn_http_worker_done(&main->http);
     close(channel);
 
     if (app) {

@@ -91,6 +91,9 @@ struct grn_http_worker_s {
     grn_uint_t             nlisteners;
     grn_uint_t             connections;  /* open connections */
     grn_uint_t             max_connections;
+    grn_http_conn_t      **all;          /* every open connection, for draining */
+    grn_uint_t             nall;
+    grn_timer_t            accept_timer; /* resumes accepting after EMFILE */
     grn_http_conn_t       *free_conns;
     char                  *free_bufs[32];
     grn_uint_t             nfree_bufs;

@@ -27,11 +27,6 @@ static void grn_http_close(grn_http_conn_t *hc);
 static void grn_http_linger(grn_http_conn_t *hc);
 static void grn_http_resume_accepting(grn_timer_t *timer);
 
-/* Every open connection of this thread, for draining. */
-static __thread grn_http_conn_t  **grn_http_all;
-static __thread grn_uint_t         grn_http_nall;
-static __thread grn_timer_t        grn_http_accept_timer;
-
 static grn_http_srv_conf_t *
 grn_http_default_srv(grn_http_conn_t *hc)
 {
@@ -73,11 +68,11 @@ grn_http_worker_init(grn_http_worker_t *w, grn_event_loop_t *loop, grn_cycle_t *
 
     w->listeners = grn_calloc(sizeof(grn_http_listener_t) * grn_max(group->listening.nelts, 1),
                               w->log);
-    grn_http_all = grn_calloc(sizeof(grn_http_conn_t *) * w->max_connections, w->log);
-    if (w->listeners == NULL || grn_http_all == NULL) {
+    w->all = grn_calloc(sizeof(grn_http_conn_t *) * w->max_connections, w->log);
+    if (w->listeners == NULL || w->all == NULL) {
         return GRN_ERROR;
     }
-    grn_timer_init(&grn_http_accept_timer, grn_http_resume_accepting, w);
+    grn_timer_init(&w->accept_timer, grn_http_resume_accepting, w);
 
     ls = group->listening.elts;
     for (i = 0; i < group->listening.nelts; i++) {
@@ -125,21 +120,20 @@ grn_http_worker_drain(grn_http_worker_t *w)
         } while (w->connections > before && w->connections < w->max_connections);
     }
 
+    /*
+     * Out of this thread's epoll only: the fd is shared by the process's threads, and the
+     * master keeps the socket open for the next generation anyway.
+     */
     w->draining = 1;
     grn_http_listeners_enable(w, 0);
-    for (i = 0; i < w->nlisteners; i++) {
-        /* Only this process's copy: the master keeps the socket for the next generation. */
-        close(w->listeners[i].ev.fd);
-        w->listeners[i].ev.fd = -1;
-    }
 
     /*
      * Idle keep-alive connections go now; busy ones close after their response. A connection
      * whose first request has not arrived yet is not idle: its client is about to send it.
      */
-    for (i = grn_http_nall; i-- > 0; ) {
-        if (grn_http_all[i]->state == GRN_HTTP_IDLE && grn_http_all[i]->c.requests > 0) {
-            grn_http_close(grn_http_all[i]);
+    for (i = w->nall; i-- > 0; ) {
+        if (w->all[i]->state == GRN_HTTP_IDLE && w->all[i]->c.requests > 0) {
+            grn_http_close(w->all[i]);
         }
     }
 }
@@ -150,8 +144,8 @@ grn_http_worker_done(grn_http_worker_t *w)
     grn_uint_t        i;
     grn_http_conn_t  *hc;
 
-    while (grn_http_nall) {
-        grn_http_close(grn_http_all[grn_http_nall - 1]);
+    while (w->nall) {
+        grn_http_close(w->all[w->nall - 1]);
     }
     while ((hc = w->free_conns) != NULL) {
         w->free_conns = hc->next;
@@ -163,8 +157,8 @@ grn_http_worker_done(grn_http_worker_t *w)
     }
     w->nfree_bufs = 0;
     free(w->listeners);
-    free(grn_http_all);
-    grn_http_all = NULL;
+    free(w->all);
+    w->all = NULL;
 }
 
 static void
@@ -230,7 +224,7 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
                           GRN_HTTP_ACCEPT_RETRY);
             grn_http_listeners_enable(w, 0);
             w->paused = 1;
-            grn_timer_add(w->loop, &grn_http_accept_timer, GRN_HTTP_ACCEPT_RETRY);
+            grn_timer_add(w->loop, &w->accept_timer, GRN_HTTP_ACCEPT_RETRY);
             return;
         default:
             grn_log_error(GRN_LOG_ALERT, w->log, errno, "accept4() on %.*s failed",
@@ -299,7 +293,7 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
         return;
     }
 
-    grn_http_all[grn_http_nall++] = hc;
+    w->all[w->nall++] = hc;
     w->connections++;
     if (w->connections >= w->max_connections && !w->paused) {
         grn_http_listeners_enable(w, 0);
@@ -780,9 +774,9 @@ grn_http_close(grn_http_conn_t *hc)
     hc->write_ready = 0;
     hc->state = GRN_HTTP_IDLE;
 
-    for (i = 0; i < grn_http_nall; i++) {
-        if (grn_http_all[i] == hc) {
-            grn_http_all[i] = grn_http_all[--grn_http_nall];
+    for (i = 0; i < w->nall; i++) {
+        if (w->all[i] == hc) {
+            w->all[i] = w->all[--w->nall];
             break;
         }
     }

@@ -4,6 +4,7 @@ that dies, logs why, and backs off when an app cannot boot."""
 import os
 import re
 import signal
+import threading
 import time
 
 from harness import SLOW, RequestLoop, app_block, free_port, pid_alive, wait_for
@@ -88,3 +89,42 @@ def test_app_import_failure_backs_off_and_other_apps_keep_serving(greenc_factory
     assert pid_alive(g.pid)
     assert g.get("/").status == 200
 
+
+
+def test_threads_serve_concurrent_requests_in_one_worker(greenc_factory):
+    # One worker, four event-loop threads: four 1 s requests overlap instead of queueing.
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1, extra="threads 4;"))
+    g.start()
+    g.wait_workers(1)
+    results = []
+
+    def one():
+        results.append(g.request("GET", "/sleep?t=1", headers={"Connection": "close"},
+                                 timeout=10 * SLOW).status)
+
+    clients = [threading.Thread(target=one) for _ in range(4)]
+    start = time.monotonic()
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join(15 * SLOW)
+    elapsed = time.monotonic() - start
+    assert results == [200] * 4
+    assert elapsed < 2.5 * SLOW, f"4 concurrent 1 s requests took {elapsed:.2f}s on 4 threads"
+    assert g.get("/environ").json().get("wsgi.multithread") is True
+
+
+def test_ttin_adds_and_ttou_removes_a_worker(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=2))
+    g.start()
+    g.wait_workers(2)
+    g.send_signal(signal.SIGTTIN)
+    g.wait_workers(3)
+    # Signals of one kind do not queue: send the next TTOU once the first took effect.
+    g.send_signal(signal.SIGTTOU)
+    g.wait_workers(2)
+    g.send_signal(signal.SIGTTOU)
+    g.wait_workers(1)
+    assert g.get("/").status == 200

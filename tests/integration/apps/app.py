@@ -78,6 +78,8 @@ def _environ_report(environ):
     report["non_str_cgi_keys"] = sorted(k for k, v in environ.items()
                                         if "." not in k and not isinstance(v, str))
     report["environ_is_dict"] = type(environ) is dict
+    report["wsgi.multithread"] = environ.get("wsgi.multithread")
+    report["wsgi.multiprocess"] = environ.get("wsgi.multiprocess")
     return report
 
 
