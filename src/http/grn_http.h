@@ -71,6 +71,7 @@ struct grn_http_conn_s {
     struct iovec           iov[2];
     int                    iovcnt;
     char                  *head;         /* serialized response head (in the request pool) */
+    off_t                  body_sent;    /* body bytes of the response, for the access log */
 
     unsigned               read_ready:1;
     unsigned               write_ready:1;
@@ -120,6 +121,12 @@ grn_http_srv_conf_t *grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host
 grn_http_loc_conf_t *grn_http_find_location(grn_http_srv_conf_t *srv, grn_str_t *path);
 /* Runs the location's action; the response is in r->response afterwards. */
 void grn_http_handle_request(grn_http_conn_t *hc);
+
+/* grn_http_log.c */
+extern const char  grn_http_log_combined[];
+/* Compiles fmt->format into fmt->parts; GRN_ERROR (logged with file:line) on a bad variable. */
+grn_int_t grn_http_log_compile(grn_conf_t *cf, grn_http_log_format_t *fmt);
+void grn_http_log_request(grn_http_request_t *r, grn_msec_t now, off_t body_sent);
 
 /* grn_http_response.c */
 /* Serializes the head of r->response into hc->head and sets hc->iov. */

@@ -10,7 +10,7 @@
  */
 
 #include "grn_core.h"
-#include "grn_http_conf.h"
+#include "grn_http.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -140,7 +140,8 @@ grn_http_block(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf G
 {
     char                  *rv;
     grn_conf_t             save;
-    grn_http_main_conf_t  *hmcf;
+    grn_http_main_conf_t   *hmcf;
+    grn_http_log_format_t  *fmt;
 
     if (cf->cycle->http) {
         return "is duplicate";
@@ -160,6 +161,19 @@ grn_http_block(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf G
     hmcf->srv = grn_http_create_srv_conf(cf);
     hmcf->loc = grn_http_create_loc_conf(cf);
     if (hmcf->srv == NULL || hmcf->loc == NULL) {
+        return GRN_CONF_ERROR;
+    }
+
+    /* "combined" always exists, as in nginx. */
+    fmt = grn_array_push(&hmcf->log_formats);
+    if (fmt == NULL) {
+        return GRN_CONF_ERROR;
+    }
+    memset(fmt, 0, sizeof(*fmt));
+    grn_str_set(&fmt->name, "combined");
+    fmt->format.data = (char *) grn_http_log_combined;
+    fmt->format.len = strlen(grn_http_log_combined);
+    if (grn_http_log_compile(cf, fmt) != GRN_OK) {
         return GRN_CONF_ERROR;
     }
     cf->cycle->http = hmcf;
@@ -883,7 +897,7 @@ grn_http_log_format(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *c
         p += value[i].len;
     }
     *p = '\0';
-    return GRN_CONF_OK;
+    return grn_http_log_compile(cf, fmt) == GRN_OK ? GRN_CONF_OK : GRN_CONF_ERROR;
 }
 
 static char *
@@ -924,10 +938,15 @@ grn_http_access_log(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *c
     }
     memset(log, 0, sizeof(*log));
 
-    if (cf->args->nelts == 3 && !grn_str_eq_lit(&value[2], "combined")) {
+    {
+        grn_str_t  name = grn_string("combined");
+
+        if (cf->args->nelts == 3) {
+            name = value[2];
+        }
         fmt = hmcf->log_formats.elts;
         for (i = 0; i < hmcf->log_formats.nelts; i++) {
-            if (grn_str_eq(&fmt[i].name, &value[2])) {
+            if (grn_str_eq(&fmt[i].name, &name)) {
                 log->format = &fmt[i];
                 break;
             }
@@ -1142,6 +1161,25 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
 
     if (hmcf == NULL) {
         return GRN_OK;
+    }
+
+    /* No access_log anywhere at http level: nginx's default, logs/access.log combined. */
+    if (hmcf->loc->access_logs == GRN_CONF_UNSET_PTR) {
+        grn_str_t               path = grn_string("logs/access.log");
+        grn_http_access_log_t  *log;
+
+        hmcf->loc->access_logs = grn_array_create(cf->pool, 1, sizeof(grn_http_access_log_t));
+        if (hmcf->loc->access_logs == NULL
+            || grn_conf_full_name(cycle, &path) != GRN_OK
+            || (log = grn_array_push(hmcf->loc->access_logs)) == NULL)
+        {
+            return GRN_ERROR;
+        }
+        log->format = hmcf->log_formats.elts;       /* "combined", pushed first */
+        log->file = grn_cycle_add_open_file(cycle, &path);
+        if (log->file == NULL) {
+            return GRN_ERROR;
+        }
     }
 
     grn_http_merge_srv(hmcf->srv, hmcf->srv);

@@ -388,11 +388,15 @@ grn_http_fail(grn_http_conn_t *hc, grn_uint_t status)
         r->pool = hc->pool;
         r->response.content_length = -1;
         r->http_version = 1001;
+        r->start_msec = hc->worker->loop->now;
         hc->r = r;
     }
     r = hc->r;
     r->keepalive = 0;
     r->head = 0;
+    if (r->srv == NULL) {
+        r->srv = grn_http_default_srv(hc);
+    }
     hc->close = 1;
 
     if (grn_http_error_page(r, status) != GRN_OK || grn_http_response_prepare(hc) != GRN_OK) {
@@ -573,6 +577,9 @@ grn_http_finalize(grn_http_conn_t *hc)
 {
     grn_http_srv_conf_t  *srv;
 
+    if (hc->r) {
+        grn_http_log_request(hc->r, hc->worker->loop->now, hc->body_sent);
+    }
     hc->c.requests++;
     srv = hc->r && hc->r->srv ? hc->r->srv : grn_http_default_srv(hc);
 

@@ -61,6 +61,7 @@ grn_http_on_message_begin(llhttp_t *p)
         hc->status = 500;
         return -1;
     }
+    hc->r->start_msec = hc->worker->loop->now;
     hc->field.data = NULL;
     hc->value.data = NULL;
     hc->nheaders = 0;

@@ -65,6 +65,7 @@ struct grn_http_request_s {
     grn_http_loc_conf_t   *loc;
 
     grn_http_response_t    response;
+    grn_msec_t             start_msec;      /* the loop's clock when the request began */
 
     unsigned               keepalive:1;     /* the connection stays open after this request */
     unsigned               head:1;          /* HEAD: no body goes out */

@@ -335,6 +335,7 @@ grn_http_response_prepare(grn_http_conn_t *hc)
     hc->iov[0].iov_base = hc->head;
     hc->iov[0].iov_len = p - hc->head;
     hc->iovcnt = 1;
+    hc->body_sent = r->head ? 0 : (off_t) body_len;
 
     if (body_len && !r->head) {
         hc->iov[1].iov_base = resp->body;
