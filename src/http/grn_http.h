@@ -67,9 +67,11 @@ struct grn_http_conn_s {
     size_t                 body_len;
     size_t                 body_size;
 
-    /* Response being written. */
-    struct iovec           iov[2];
+    /* Response being written: head, chunk size line, body, chunk end / last chunk. */
+    struct iovec           iov[4];
+    struct iovec          *iovp;         /* the first entry not yet fully written */
     int                    iovcnt;
+    char                   chunk_line[24];
     char                  *head;         /* serialized response head (in the request pool) */
     off_t                  body_sent;    /* body bytes of the response, for the access log */
 
@@ -129,8 +131,10 @@ grn_int_t grn_http_log_compile(grn_conf_t *cf, grn_http_log_format_t *fmt);
 void grn_http_log_request(grn_http_request_t *r, grn_msec_t now, off_t body_sent);
 
 /* grn_http_response.c */
-/* Serializes the head of r->response into hc->head and sets hc->iov. */
+/* Serializes the head of r->response into hc->head and points hc->iov at head and body. */
 grn_int_t grn_http_response_prepare(grn_http_conn_t *hc);
+/* Points hc->iov (from entry n on) at the body now buffered, framed as the response needs. */
+void grn_http_response_body_iov(grn_http_conn_t *hc, int n);
 /* Replaces whatever response was started with a small HTML error page. */
 grn_int_t grn_http_error_page(grn_http_request_t *r, grn_uint_t status);
 void grn_http_response_free(grn_http_request_t *r);

@@ -11,6 +11,7 @@
 
 #include "grn_core.h"
 #include "grn_http.h"
+#include "grn_py.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -344,6 +345,10 @@ static void
 grn_http_reset_request(grn_http_conn_t *hc)
 {
     if (hc->r) {
+        if (hc->r->response.more) {
+            /* The client went away (or we gave up on it) in the middle of a stream. */
+            grn_py_abort(hc->r);
+        }
         grn_http_response_free(hc->r);
     }
     free(hc->body);
@@ -616,7 +621,7 @@ grn_http_write(grn_http_conn_t *hc)
     ssize_t  n;
 
     while (hc->iovcnt) {
-        n = writev(hc->c.fd, hc->iov, hc->iovcnt);
+        n = writev(hc->c.fd, hc->iovp, hc->iovcnt);
 
         if (n == -1) {
             if (errno == EAGAIN) {
@@ -635,17 +640,41 @@ grn_http_write(grn_http_conn_t *hc)
         }
 
         while (n > 0 && hc->iovcnt) {
-            if ((size_t) n >= hc->iov[0].iov_len) {
-                n -= (ssize_t) hc->iov[0].iov_len;
-                hc->iov[0] = hc->iov[1];
+            if ((size_t) n >= hc->iovp->iov_len) {
+                n -= (ssize_t) hc->iovp->iov_len;
+                hc->iovp++;
                 hc->iovcnt--;
             } else {
-                hc->iov[0].iov_base = (char *) hc->iov[0].iov_base + n;
-                hc->iov[0].iov_len -= (size_t) n;
+                hc->iovp->iov_base = (char *) hc->iovp->iov_base + n;
+                hc->iovp->iov_len -= (size_t) n;
                 n = 0;
             }
         }
     }
+    return GRN_OK;
+}
+
+/*
+ * The socket took the last batch of a streaming response: pull the next one from the app.
+ * Pulling only now is the backpressure: a slow reader holds one batch, never the whole body.
+ */
+static grn_int_t
+grn_http_next_chunk(grn_http_conn_t *hc)
+{
+    grn_int_t             rc;
+    grn_http_request_t   *r = hc->r;
+    grn_http_loc_conf_t  *loc = r->loc ? r->loc : r->srv->loc;
+
+    r->response.body_len = 0;
+    rc = grn_py_next(r);
+    if (rc == GRN_ERROR) {
+        /* The headers are out: all that is left to say is that the body is incomplete. */
+        grn_http_close(hc);
+        return GRN_DONE;
+    }
+
+    grn_http_response_body_iov(hc, 0);
+    grn_timer_add(hc->worker->loop, &hc->timer, loc->send_timeout);
     return GRN_OK;
 }
 
@@ -682,6 +711,12 @@ grn_http_conn_run(grn_http_conn_t *hc)
             rc = grn_http_write(hc);
             if (rc != GRN_OK) {
                 return;
+            }
+            if (hc->r && hc->r->response.more) {
+                if (grn_http_next_chunk(hc) != GRN_OK) {
+                    return;
+                }
+                continue;
             }
             if (grn_http_finalize(hc) != GRN_OK) {
                 return;

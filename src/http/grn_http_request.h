@@ -28,6 +28,10 @@ typedef struct {
     char                  *body;            /* the buffered body (malloc'd, freed with r) */
     size_t                 body_len;
     size_t                 body_size;
+    void                  *stream;          /* the app's iterable while `more` (grn_py.h) */
+    off_t                  sent;            /* body bytes handed to the socket so far */
+    unsigned               more:1;          /* the body continues after what is buffered */
+    unsigned               chunked:1;       /* sent with Transfer-Encoding: chunked */
 } grn_http_response_t;
 
 struct grn_http_connection_s {

@@ -9,6 +9,7 @@
 
 #include "grn_core.h"
 #include "grn_http.h"
+#include "grn_py.h"
 
 typedef struct {
     grn_uint_t    status;
@@ -228,14 +229,64 @@ grn_http_status_has_body(grn_uint_t status)
     return !(status < 200 || status == 204 || status == 304);
 }
 
+void
+grn_http_response_body_iov(grn_http_conn_t *hc, int n)
+{
+    size_t                len;
+    grn_http_request_t   *r = hc->r;
+    grn_http_response_t  *resp = &r->response;
+
+    len = grn_http_status_has_body(resp->status) && !r->head ? resp->body_len : 0;
+
+    /*
+     * The app's own Content-Length is a promise about the body: a longer body is cut to it and
+     * the connection closed; a shorter one closes the connection after it, so the client never
+     * misreads the framing.
+     */
+    if (resp->content_length >= 0 && !r->head && grn_http_status_has_body(resp->status)) {
+        if (resp->sent + (off_t) len > resp->content_length) {
+            len = (size_t) (resp->content_length - resp->sent);
+            hc->close = 1;
+            if (resp->more) {
+                grn_py_abort(r);
+            }
+        }
+        if (!resp->more && resp->sent + (off_t) len < resp->content_length) {
+            hc->close = 1;
+        }
+    }
+
+    if (resp->chunked) {
+        if (len) {
+            hc->iov[n].iov_base = hc->chunk_line;
+            hc->iov[n++].iov_len = (size_t) sprintf(hc->chunk_line, "%zx\r\n", len);
+            hc->iov[n].iov_base = resp->body;
+            hc->iov[n++].iov_len = len;
+            hc->iov[n].iov_base = (char *) (resp->more ? "\r\n" : "\r\n0\r\n\r\n");
+            hc->iov[n++].iov_len = resp->more ? 2 : 7;
+        } else if (!resp->more) {
+            hc->iov[n].iov_base = (char *) "0\r\n\r\n";
+            hc->iov[n++].iov_len = 5;
+        }
+    } else if (len) {
+        hc->iov[n].iov_base = resp->body;
+        hc->iov[n++].iov_len = len;
+    }
+
+    resp->sent += (off_t) len;
+    hc->body_sent += (off_t) len;
+    hc->iovp = hc->iov;
+    hc->iovcnt = n;
+}
+
 grn_int_t
 grn_http_response_prepare(grn_http_conn_t *hc)
 {
     int                   n;
     char                 *p;
-    size_t                len, body_len;
+    size_t                len;
     grn_uint_t            i;
-    grn_flag_t            has_body;
+    grn_flag_t            has_body, streamed;
     const char           *line;
     char                  status_buf[16];
     grn_str_t             status;
@@ -263,17 +314,19 @@ grn_http_response_prepare(grn_http_conn_t *hc)
     }
 
     has_body = grn_http_status_has_body(resp->status);
-    body_len = has_body ? resp->body_len : 0;
+    streamed = resp->more;
 
-    /*
-     * The app's own Content-Length is a promise about the body: a longer body is cut to it and
-     * a shorter one ends the connection after it, so the client never misreads the framing.
-     */
-    if (has_body && resp->content_length >= 0 && (off_t) body_len != resp->content_length) {
-        if ((off_t) body_len > resp->content_length) {
-            body_len = (size_t) resp->content_length;
+    if (resp->more && (r->head || !has_body)) {
+        /* Nothing of the body goes out: the app's iterable is closed now. */
+        grn_py_abort(r);
+
+    } else if (resp->more && resp->content_length < 0) {
+        /* The length is unknown: chunked for HTTP/1.1, the connection's end for HTTP/1.0. */
+        if (r->http_version >= 1001) {
+            resp->chunked = 1;
+        } else {
+            hc->close = 1;
         }
-        hc->close = 1;
     }
 
     if (!r->keepalive || hc->worker->draining
@@ -288,6 +341,7 @@ grn_http_response_prepare(grn_http_conn_t *hc)
           + sizeof("Server: " GREENC_VER "\r\n") - 1
           + grn_http_date_len
           + sizeof("Content-Length: 18446744073709551615\r\n") - 1
+          + sizeof("Transfer-Encoding: chunked\r\n") - 1
           + sizeof("Connection: keep-alive\r\n") - 1
           + 2;
     h = resp->headers.elts;
@@ -321,7 +375,10 @@ grn_http_response_prepare(grn_http_conn_t *hc)
         *p++ = '\r'; *p++ = '\n';
     }
 
-    if (resp->content_length < 0 && (has_body || r->head)) {
+    if (resp->chunked) {
+        p = memcpy(p, "Transfer-Encoding: chunked\r\n", 28) + 28;
+
+    } else if (resp->content_length < 0 && !streamed && (has_body || r->head)) {
         p += sprintf(p, "Content-Length: %zu\r\n", has_body ? resp->body_len : (size_t) 0);
     }
 
@@ -334,14 +391,9 @@ grn_http_response_prepare(grn_http_conn_t *hc)
 
     hc->iov[0].iov_base = hc->head;
     hc->iov[0].iov_len = p - hc->head;
-    hc->iovcnt = 1;
-    hc->body_sent = r->head ? 0 : (off_t) body_len;
-
-    if (body_len && !r->head) {
-        hc->iov[1].iov_base = resp->body;
-        hc->iov[1].iov_len = body_len;
-        hc->iovcnt = 2;
-    }
+    hc->body_sent = 0;
+    resp->sent = 0;
+    grn_http_response_body_iov(hc, 1);
 
     return GRN_OK;
 }

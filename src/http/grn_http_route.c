@@ -252,7 +252,9 @@ grn_http_handle_request(grn_http_conn_t *hc)
             break;
         }
         rc = grn_py_call(r);
-        if (rc != GRN_OK) {
+        if (rc == GRN_AGAIN) {
+            rc = GRN_OK;                      /* a streaming response: it has begun */
+        } else if (rc != GRN_OK) {
             rc = grn_http_error_page(r, 500);
         }
         break;

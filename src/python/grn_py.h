@@ -19,11 +19,22 @@
 grn_int_t grn_py_init(grn_cycle_t *cycle, grn_app_conf_t *app);
 
 /*
- * Calls the app for a routed request and fills r->response (status, headers, whole body).
- * GRN_OK: the response is ready. GRN_ERROR: the app failed before its response was complete;
- * the traceback is logged and the caller answers 500.
+ * Calls the app for a routed request and fills r->response (status, headers, body).
+ * GRN_OK: the response is complete. GRN_AGAIN: it streams (see grn_py_next()). GRN_ERROR: the
+ * app failed before its headers could go out; the traceback is logged and the caller answers
+ * 500.
  */
 grn_int_t grn_py_call(grn_http_request_t *r);
+
+/*
+ * Streaming: when grn_py_call() returns GRN_AGAIN, the app's iterable has more to give after
+ * the body now in r->response (r->response.more is set). grn_py_next() pulls the next
+ * non-empty chunk into r->response: GRN_AGAIN (more may follow), GRN_OK (the iterable ended and
+ * its close() was called), GRN_ERROR (an exception, logged; the connection must be closed).
+ * grn_py_abort() ends a stream early (client gone): close() is called, nothing is sent.
+ */
+grn_int_t grn_py_next(grn_http_request_t *r);
+void grn_py_abort(grn_http_request_t *r);
 
 /*
  * Finalizes the interpreter at worker exit. Call it from the thread that called grn_py_init(),

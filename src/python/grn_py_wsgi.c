@@ -125,7 +125,20 @@ typedef struct {
     PyObject                    *write;       /* bound to this object: a cycle broken by hand */
     grn_uint_t                   nheaders;    /* response headers that were there before the app */
     unsigned                     started : 1; /* start_response() succeeded */
+    unsigned                     sent : 1;    /* a non-empty body chunk was produced */
 } grn_py_responder_t;
+
+/*
+ * A response whose body is still being pulled from the app's iterable. The start_response
+ * object and wsgi.input belong to the request while it streams, so they are taken away from
+ * the thread (which meanwhile serves other connections with fresh ones).
+ */
+typedef struct {
+    PyObject  *result;      /* what the app returned: its close() is called at the end */
+    PyObject  *iter;
+    PyObject  *responder;
+    PyObject  *input;
+} grn_py_stream_t;
 
 static PyTypeObject grn_py_responder_type;
 
@@ -916,7 +929,7 @@ grn_py_start_response(PyObject *obj, PyObject *const *args, size_t nargsf, PyObj
             return NULL;
         }
 
-    } else if (self->started && r->response.body_len > 0) {
+    } else if (self->started && (self->sent || r->response.body_len > 0)) {
         /* The headers are out (PEP 3333): re-raise the app's exception. */
         if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
             PyErr_SetString(PyExc_TypeError, "exc_info must be a (type, value, traceback) "
@@ -963,6 +976,9 @@ grn_py_write(PyObject *obj, PyObject *data)
     if (grn_http_response_append(self->r, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data)) !=
         GRN_OK) {
         return PyErr_NoMemory();
+    }
+    if (PyBytes_GET_SIZE(data) > 0) {
+        self->sent = 1;
     }
 
     Py_RETURN_NONE;
@@ -1067,21 +1083,52 @@ grn_py_append_chunk(grn_py_responder_t *resp, PyObject *item)
         return -1;
     }
 
-    return 0;
+    resp->sent = 1;
+    return 1;
 }
 
+/*
+ * Pulls items until one is non-empty (1: it is in the response body and more may follow) or
+ * the iterator ends (0). -1 with an exception set.
+ */
 static int
-grn_py_collect(grn_py_responder_t *resp, PyObject *result)
+grn_py_pull(grn_py_responder_t *resp, PyObject *iter)
 {
-    Py_ssize_t i, n;
-    PyObject  *iter, *item;
+    int        rc;
+    PyObject  *item;
+
+    while ((item = PyIter_Next(iter)) != NULL) {
+        rc = grn_py_append_chunk(resp, item);
+        Py_DECREF(item);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/*
+ * Takes the body from what the app returned. A list or tuple is taken whole (0). Any other
+ * iterable is pulled up to its first non-empty chunk, which goes out with the headers; when
+ * more may follow, 1 is returned and *iterp holds the iterator: the HTTP layer pulls the rest
+ * as the socket drains. -1 with an exception set.
+ */
+static int
+grn_py_collect(grn_py_responder_t *resp, PyObject *result, PyObject **iterp)
+{
+    int         rc;
+    Py_ssize_t  i, n;
+    PyObject   *iter;
+
+    *iterp = NULL;
 
     /* The usual `return [body]`: no iterator object. */
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
         n = PySequence_Fast_GET_SIZE(result);
 
         for (i = 0; i < n; i++) {
-            if (grn_py_append_chunk(resp, PySequence_Fast_GET_ITEM(result, i)) != 0) {
+            if (grn_py_append_chunk(resp, PySequence_Fast_GET_ITEM(result, i)) < 0) {
                 return -1;
             }
 
@@ -1096,19 +1143,14 @@ grn_py_collect(grn_py_responder_t *resp, PyObject *result)
         return -1;
     }
 
-    while ((item = PyIter_Next(iter)) != NULL) {
-        if (grn_py_append_chunk(resp, item) != 0) {
-            Py_DECREF(item);
-            Py_DECREF(iter);
-            return -1;
-        }
-
-        Py_DECREF(item);
+    rc = grn_py_pull(resp, iter);
+    if (rc == 1) {
+        *iterp = iter;
+        return 1;
     }
 
     Py_DECREF(iter);
-
-    return PyErr_Occurred() ? -1 : 0;
+    return rc;
 }
 
 /* The iterable's close(), on every path (PEP 3333); 0, or -1 with an exception set. */
@@ -1176,6 +1218,7 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
 
     resp->r = r;
     resp->started = 0;
+    resp->sent = 0;
     resp->nheaders = r->response.headers.nelts;
 
     args[0] = environ;
@@ -1190,7 +1233,32 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
         grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application");
 
     } else {
-        if (grn_py_collect(resp, result) != 0) {
+        PyObject  *iter;
+        int        collected = grn_py_collect(resp, result, &iter);
+
+        if (collected == 1) {
+            grn_py_stream_t  *stream = grn_palloc(r->pool, sizeof(grn_py_stream_t));
+
+            if (stream != NULL) {
+                /* The rest of the body is pulled as the socket drains: see grn_py_next(). */
+                stream->result = result;
+                stream->iter = iter;
+                stream->responder = t->responder;
+                stream->input = t->input;
+                t->responder = NULL;
+                t->input = NULL;
+                resp->r = NULL;
+                r->response.stream = stream;
+                r->response.more = 1;
+                Py_DECREF(environ);
+                return GRN_AGAIN;
+            }
+            Py_DECREF(iter);
+            PyErr_NoMemory();
+            collected = -1;
+        }
+
+        if (collected != 0) {
             rc = GRN_ERROR;
             grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application");
         }
@@ -1222,6 +1290,90 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
     Py_DECREF(environ);
 
     return rc;
+}
+
+static void
+grn_py_stream_end(grn_http_request_t *r, grn_py_stream_t *stream)
+{
+    grn_py_responder_t  *resp = (grn_py_responder_t *) stream->responder;
+
+    resp->r = NULL;
+    Py_CLEAR(stream->iter);
+    Py_CLEAR(stream->result);
+    grn_py_responder_drop(&stream->responder);
+    if (stream->input) {
+        grn_py_input_reset(stream->input, NULL, 0);
+        Py_CLEAR(stream->input);
+    }
+    r->response.stream = NULL;
+    r->response.more = 0;
+}
+
+grn_int_t
+grn_py_next(grn_http_request_t *r)
+{
+    int                  pulled;
+    grn_int_t            rc;
+    grn_py_thread_t     *t;
+    grn_py_stream_t     *stream = r->response.stream;
+    grn_py_responder_t  *resp;
+
+    if (stream == NULL) {
+        return GRN_OK;
+    }
+
+    t = grn_py_thread_enter();
+    if (t == NULL) {
+        return GRN_ERROR;
+    }
+
+    resp = (grn_py_responder_t *) stream->responder;
+    resp->r = r;
+
+    pulled = grn_py_pull(resp, stream->iter);
+    if (pulled == 1) {
+        resp->r = NULL;
+        grn_py_thread_leave(t);
+        return GRN_AGAIN;
+    }
+
+    rc = GRN_OK;
+    if (pulled < 0) {
+        rc = GRN_ERROR;
+        grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application after the "
+                             "response headers were sent; closing the connection");
+    }
+    if (grn_py_close(stream->result) != 0) {
+        rc = GRN_ERROR;
+        grn_py_log_exception(GRN_LOG_ERR, "exception in close() of the WSGI response");
+    }
+
+    grn_py_stream_end(r, stream);
+    grn_py_thread_leave(t);
+    return rc;
+}
+
+void
+grn_py_abort(grn_http_request_t *r)
+{
+    grn_py_thread_t  *t;
+    grn_py_stream_t  *stream = r->response.stream;
+
+    if (stream == NULL) {
+        return;
+    }
+
+    t = grn_py_thread_enter();
+    if (t == NULL) {
+        return;
+    }
+
+    /* PEP 3333: close() is called on every path, a client that went away included. */
+    if (grn_py_close(stream->result) != 0) {
+        grn_py_log_exception(GRN_LOG_ERR, "exception in close() of the WSGI response");
+    }
+    grn_py_stream_end(r, stream);
+    grn_py_thread_leave(t);
 }
 
 grn_int_t
