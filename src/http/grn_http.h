@@ -99,6 +99,7 @@ struct grn_http_worker_s {
     grn_timer_t            accept_timer; /* resumes accepting after EMFILE */
     grn_http_conn_t       *free_conns;
     char                  *free_bufs[32];
+    size_t                 free_buf_size;
     grn_uint_t             nfree_bufs;
     unsigned               draining:1;   /* stop accepting, close when idle */
     unsigned               paused:1;     /* listeners removed: at max_connections */

@@ -27,6 +27,7 @@ static void grn_http_conn_run(grn_http_conn_t *hc);
 static void grn_http_close(grn_http_conn_t *hc);
 static void grn_http_linger(grn_http_conn_t *hc);
 static void grn_http_resume_accepting(grn_timer_t *timer);
+static void grn_http_put_buf(grn_http_worker_t *w, char *buf, size_t size);
 
 static grn_http_srv_conf_t *
 grn_http_default_srv(grn_http_conn_t *hc)
@@ -321,19 +322,23 @@ grn_http_conn_handler(grn_event_t *ev, uint32_t events)
     grn_http_conn_run(hc);
 }
 
+/* Read buffers of the usual size are cached per thread; grown ones are freed. */
 static char *
 grn_http_get_buf(grn_http_worker_t *w, size_t size)
 {
-    if (w->nfree_bufs) {
+    if (w->nfree_bufs && w->free_buf_size == size) {
         return w->free_bufs[--w->nfree_bufs];
     }
     return grn_alloc(size, w->log);
 }
 
 static void
-grn_http_put_buf(grn_http_worker_t *w, char *buf)
+grn_http_put_buf(grn_http_worker_t *w, char *buf, size_t size)
 {
-    if (w->nfree_bufs < grn_nelems(w->free_bufs)) {
+    if (w->nfree_bufs == 0) {
+        w->free_buf_size = size;
+    }
+    if (size == w->free_buf_size && w->nfree_bufs < grn_nelems(w->free_bufs)) {
         w->free_bufs[w->nfree_bufs++] = buf;
     } else {
         free(buf);
@@ -502,6 +507,72 @@ grn_http_parse(grn_http_conn_t *hc)
     return GRN_AGAIN;
 }
 
+#define grn_http_rebase(p, old, size, new)                                                 \
+    if ((p) && (uintptr_t) (p) >= (uintptr_t) (old)                                       \
+        && (uintptr_t) (p) <= (uintptr_t) (old) + (size))                                  \
+    {                                                                                      \
+        (p) = (new) + ((p) - (old));                                                       \
+    }
+
+/*
+ * The buffer is full and the head is not complete. As in nginx's large_client_header_buffers:
+ * a request line longer than one buffer is 414, a header line longer than one buffer is 431,
+ * and the whole head may take N buffers. Growing moves the head, so its spans are moved too.
+ * Returns 0 when there is room again, else the status to answer.
+ */
+static grn_uint_t
+grn_http_grow_head(grn_http_conn_t *hc, grn_http_srv_conf_t *srv)
+{
+    char                *buf, *nl, *old = hc->buf;
+    size_t               i, line, max, limit = srv->large_client_header_buffer_size;
+    grn_http_request_t  *r = hc->r;
+    grn_http_header_t   *h;
+
+    if (hc->head_done) {
+        return 413;                     /* cannot happen: body bytes are compacted away */
+    }
+
+    nl = memchr(hc->buf, '\n', hc->buf_len);
+    if (nl == NULL || (size_t) (nl - hc->buf) + 1 > limit) {
+        return 414;
+    }
+    nl = memrchr(hc->buf, '\n', hc->buf_len);
+    line = hc->buf_len - (size_t) (nl + 1 - hc->buf);
+    if (line >= limit) {
+        return 431;
+    }
+
+    max = limit * (size_t) srv->large_client_header_buffers;
+    if (hc->buf_size >= max) {
+        return 431;
+    }
+
+    buf = grn_alloc(max, hc->worker->log);
+    if (buf == NULL) {
+        return 500;
+    }
+    memcpy(buf, old, hc->buf_len);
+
+    if (r) {
+        grn_http_rebase(r->method.data, old, hc->buf_size, buf);
+        grn_http_rebase(r->uri.data, old, hc->buf_size, buf);
+        grn_http_rebase(r->host.data, old, hc->buf_size, buf);
+        grn_http_rebase(r->content_type.data, old, hc->buf_size, buf);
+        h = r->headers.elts;
+        for (i = 0; i < r->headers.nelts; i++) {
+            grn_http_rebase(h[i].name.data, old, hc->buf_size, buf);
+            grn_http_rebase(h[i].value.data, old, hc->buf_size, buf);
+        }
+    }
+    grn_http_rebase(hc->field.data, old, hc->buf_size, buf);
+    grn_http_rebase(hc->value.data, old, hc->buf_size, buf);
+
+    grn_http_put_buf(hc->worker, old, hc->buf_size);
+    hc->buf = buf;
+    hc->buf_size = max;
+    return 0;
+}
+
 /* Reads once. GRN_OK: got bytes; GRN_AGAIN: nothing now; GRN_DONE: the connection is gone. */
 static grn_int_t
 grn_http_read(grn_http_conn_t *hc)
@@ -525,11 +596,12 @@ grn_http_read(grn_http_conn_t *hc)
     }
 
     if (hc->buf_len == hc->buf_size) {
-        /* The head does not fit: the request line alone (414) or its header fields (431). */
-        grn_http_fail(hc, hc->r && hc->r->uri.data && hc->field.data == NULL
-                          && hc->r->headers.nelts == 0 && hc->r->protocol.data == NULL
-                          && memchr(hc->buf, '\n', hc->buf_len) == NULL ? 414 : 431);
-        return GRN_OK;
+        grn_uint_t  status = grn_http_grow_head(hc, srv);
+
+        if (status) {
+            grn_http_fail(hc, status);
+            return GRN_OK;
+        }
     }
 
     n = recv(hc->c.fd, hc->buf + hc->buf_len, hc->buf_size - hc->buf_len, 0);
@@ -607,7 +679,7 @@ grn_http_finalize(grn_http_conn_t *hc)
         grn_timer_add(hc->worker->loop, &hc->timer, srv->client_header_timeout);
     } else {
         hc->state = GRN_HTTP_IDLE;
-        grn_http_put_buf(hc->worker, hc->buf);
+        grn_http_put_buf(hc->worker, hc->buf, hc->buf_size);
         hc->buf = NULL;
         grn_timer_add(hc->worker->loop, &hc->timer, srv->keepalive_timeout);
     }
@@ -805,7 +877,7 @@ grn_http_close(grn_http_conn_t *hc)
     hc->parsed = hc->buf_len;
     grn_http_reset_request(hc);
     if (hc->buf) {
-        grn_http_put_buf(w, hc->buf);
+        grn_http_put_buf(w, hc->buf, hc->buf_size);
         hc->buf = NULL;
     }
     hc->buf_len = 0;

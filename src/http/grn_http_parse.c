@@ -338,6 +338,26 @@ grn_http_process_head(grn_http_conn_t *hc)
         return GRN_ERROR;
     }
 
+    /* Each line must fit one of large_client_header_buffers' buffers (the head may take N). */
+    {
+        grn_uint_t          i;
+        size_t              limit;
+        grn_http_header_t  *h = r->headers.elts;
+
+        limit = ((grn_http_addr_t *) ls->servers)->default_server
+                    ->large_client_header_buffer_size;
+        if (r->method.len + r->uri.len + 12 > limit) {
+            hc->status = 414;
+            return GRN_ERROR;
+        }
+        for (i = 0; i < r->headers.nelts; i++) {
+            if (h[i].name.len + h[i].value.len + 4 > limit) {
+                hc->status = 431;
+                return GRN_ERROR;
+            }
+        }
+    }
+
     if (grn_http_parse_target(r) != GRN_OK) {
         hc->status = 400;
         return GRN_ERROR;
