@@ -257,6 +257,15 @@ grn_master_read_channels(struct pollfd *fds, grn_uint_t *slots, grn_uint_t n,
         }
 
         for (j = 0; j < k; j++) {
+            if (buf[j] == GRN_CHANNEL_RETIRING && !p->stopping) {
+                /* Not counted as live any more: its replacement starts at once. */
+                p->stopping = 1;
+                p->kill_at = grn_monotonic_msec() + cycle->core->graceful_timeout;
+                grn_log_error(GRN_LOG_NOTICE, cycle->log, 0,
+                              "worker process %d of app \"%.*s\" retires (max_requests)",
+                              (int) p->pid, (int) p->group->name.len, p->group->name.data);
+                continue;
+            }
             if (buf[j] == GRN_CHANNEL_READY && !p->ready) {
                 p->ready = 1;
                 p->group->ready++;

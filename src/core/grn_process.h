@@ -16,7 +16,8 @@
 
 #define GRN_MAX_PROCESSES      1024
 
-#define GRN_CHANNEL_READY      'R'
+#define GRN_CHANNEL_READY      'R'     /* the app is loaded */
+#define GRN_CHANNEL_RETIRING   'X'     /* max_requests reached: start my replacement */
 
 typedef struct {
     pid_t            pid;             /* 0: free slot */

@@ -127,6 +127,34 @@ typedef struct {
 
 static volatile sig_atomic_t  grn_worker_stop_threads;   /* 1: drain, 2: exit now */
 
+/* max_requests: the requests this process may serve (all threads), 0 for no limit. */
+static grn_uint_t             grn_worker_max_requests;
+static grn_uint_t             grn_worker_requests;
+static int                    grn_worker_channel_fd;
+
+static void
+grn_worker_count_request(grn_http_worker_t *w)
+{
+    char        retiring = GRN_CHANNEL_RETIRING;
+    grn_uint_t  n;
+
+    n = __atomic_add_fetch(&grn_worker_requests, 1, __ATOMIC_RELAXED);
+    if (n != grn_worker_max_requests) {
+        return;
+    }
+
+    /*
+     * Exactly one thread gets here. The master starts the replacement now; the drain is the
+     * same as on QUIT, so no request in flight or queued is lost.
+     */
+    grn_log_error(GRN_LOG_NOTICE, w->log, 0, "worker retiring after %lu requests (max_requests)",
+                  (unsigned long) n);
+    if (write(grn_worker_channel_fd, &retiring, 1) != 1) {
+        grn_log_error(GRN_LOG_ALERT, w->log, errno, "write() to the master failed");
+    }
+    kill(getpid(), SIGQUIT);
+}
+
 static void
 grn_worker_wake_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
 {
@@ -158,7 +186,13 @@ grn_worker_thread_init(grn_worker_thread_t *t, grn_uint_t index, grn_cycle_t *cy
     if (grn_event_add(&t->loop, &t->wake, EPOLLIN) != GRN_OK) {
         return GRN_ERROR;
     }
-    return grn_http_worker_init(&t->http, &t->loop, cycle, group);
+    if (grn_http_worker_init(&t->http, &t->loop, cycle, group) != GRN_OK) {
+        return GRN_ERROR;
+    }
+    if (grn_worker_max_requests) {
+        t->http.on_request = grn_worker_count_request;
+    }
+    return GRN_OK;
 }
 
 static void
@@ -227,6 +261,17 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
                != GRN_OK)
     {
         exit(GRN_EXIT_BOOT_FAILED);
+    }
+
+    grn_worker_channel_fd = channel;
+    if (app && app->max_requests > 0) {
+        grn_uint_t  jitter = 0;
+
+        if (app->max_requests_jitter > 0) {
+            srandom((unsigned) (getpid() ^ time(NULL)));
+            jitter = (grn_uint_t) (random() % (app->max_requests_jitter + 1));
+        }
+        grn_worker_max_requests = (grn_uint_t) app->max_requests + jitter;
     }
 
     nthreads = grn_max(group->threads, 1);

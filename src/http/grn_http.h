@@ -101,6 +101,8 @@ struct grn_http_worker_s {
     char                  *free_bufs[32];
     size_t                 free_buf_size;
     grn_uint_t             nfree_bufs;
+    void                 (*on_request)(grn_http_worker_t *w);   /* after each app response */
+    void                  *data;
     unsigned               draining:1;   /* stop accepting, close when idle */
     unsigned               paused:1;     /* listeners removed: at max_connections */
 };

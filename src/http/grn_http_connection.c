@@ -658,6 +658,11 @@ grn_http_finalize(grn_http_conn_t *hc)
         grn_http_log_request(hc->r, hc->worker->loop->now, hc->body_sent);
     }
     hc->c.requests++;
+    if (hc->worker->on_request && hc->r && hc->r->loc
+        && hc->r->loc->action == GRN_HTTP_ACTION_PASS)
+    {
+        hc->worker->on_request(hc->worker);
+    }
     srv = hc->r && hc->r->srv ? hc->r->srv : grn_http_default_srv(hc);
 
     if (hc->close || hc->worker->draining

@@ -1,17 +1,58 @@
 /*
- * grn_http_parse.c: llhttp's callbacks, and the checks greenc adds on top of llhttp.
+ * grn_http_parse.c: llhttp's callbacks, and the policy greenc adds on top of llhttp.
  *
  * Callbacks record spans of the connection's buffer. A span may arrive in pieces when the head
  * arrives in several reads; the buffer is never moved while a head is being parsed, so the
  * pieces are contiguous and a span is simply extended. The parser pauses at the end of each
  * message so that bytes of a pipelined request stay unparsed until the response before it
  * has been written.
+ *
+ * llhttp runs in strict mode and refuses most malformed input by itself. What it lets through
+ * is refused here, each with one `info` line that names the client and the reason (clients'
+ * mistakes are not the server's): empty field names, obsolete line folding, a second Host or
+ * Content-Type, a Host or absolute-form authority that is not uri-host [":" port], a fragment
+ * in the target, protocols other than HTTP (llhttp also speaks RTSP and ICE), HTTP versions
+ * other than 1.x, Transfer-Encoding on HTTP/1.0, "*" with a method other than OPTIONS, CONNECT,
+ * and trailer fields that would change framing, routing or the content's meaning.
+ *
+ * The head is checked and routed as soon as it is complete (in on_headers_complete), so the
+ * body that follows it in the same read is already held to the location's
+ * client_max_body_size: a declared length over it is refused before the body is read, a
+ * chunked body as soon as a chunk header says it would pass the limit.
+ *
+ * Trailer fields of a chunked body are checked and dropped: they never reach the request's
+ * headers, so a trailer cannot pose as a header the app trusts.
  */
 
 #include "grn_core.h"
 #include "grn_http.h"
 
-#define GRN_HTTP_MAX_HEADERS   100
+#include <arpa/inet.h>
+#include <ctype.h>
+
+#define GRN_HTTP_MAX_HEADERS   100     /* header and trailer fields of one request */
+#define GRN_HTTP_TRAILER_NAME  20      /* longest trailer name compared with the forbidden */
+
+/* Trailer fields refused (RFC 9110 6.5.1): framing, routing, and content processing. */
+static const char  *grn_http_forbidden_trailers[] = {
+    "content-length", "transfer-encoding", "host", "trailer", "content-type",
+    "content-encoding", "content-range", "connection", "expect", "te", "upgrade",
+    "keep-alive", "authorization", "cookie", "range", NULL
+};
+
+/*
+ * Refuses the request being parsed: one `info` line, and the status the connection answers
+ * before it closes. Returns -1, what a callback returns to stop llhttp.
+ */
+static int
+grn_http_refuse(grn_http_conn_t *hc, grn_uint_t status, const char *reason)
+{
+    grn_log_error(GRN_LOG_INFO, hc->worker->log, 0, "client %.*s %s; answering %u",
+                  (int) hc->c.remote_addr.len, hc->c.remote_addr.data, reason,
+                  (unsigned) status);
+    hc->status = status;
+    return -1;
+}
 
 static grn_http_request_t *
 grn_http_create_request(grn_http_conn_t *hc)
@@ -66,6 +107,14 @@ grn_http_on_message_begin(llhttp_t *p)
     hc->value.data = NULL;
     hc->nheaders = 0;
     hc->host_count = 0;
+
+    /*
+     * llhttp's strict version check refuses HTTP/1.2 with 400 and answers nothing useful for
+     * HTTP/2.0; with it off any DIGIT.DIGIT passes and on_headers_complete decides (RFC 9110
+     * 2.5: a higher 1.x minor is served as HTTP/1.1; other majors get 505). The flag exists
+     * in every llhttp greenc builds with, the setter only from 9.x on.
+     */
+    p->lenient_flags |= LENIENT_VERSION;
     return 0;
 }
 
@@ -88,10 +137,35 @@ grn_http_on_url(llhttp_t *p, const char *at, size_t len)
 }
 
 static int
+grn_http_on_url_complete(llhttp_t *p)
+{
+    grn_http_conn_t  *hc = p->data;
+
+    /* RFC 9112 3.2: a request target has no fragment; refuse before the head is complete. */
+    if (hc->r->uri.len && memchr(hc->r->uri.data, '#', hc->r->uri.len) != NULL) {
+        return grn_http_refuse(hc, 400, "sent a fragment (#) in the request target");
+    }
+    return 0;
+}
+
+static int
 grn_http_on_version(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_conn_t  *hc = p->data;
 
+    /*
+     * llhttp also parses RTSP/x.x and ICE/x.x request lines; greenc speaks HTTP only. The
+     * version's first piece follows the protocol name in the (unmoved) head buffer.
+     */
+    if (hc->r->protocol.data == NULL) {
+        if (at - hc->buf < 5 || memcmp(at - 5, "HTTP/", 5) != 0) {
+            return grn_http_refuse(hc, 400, "sent a request line for a protocol other than "
+                                   "HTTP");
+        }
+        hc->r->protocol.data = (char *) at - 5;
+        hc->r->protocol.len = 5;
+    }
+    hc->r->protocol.len += len;
     hc->head_end = (size_t) (at + len - hc->buf);
     return 0;
 }
@@ -99,9 +173,31 @@ grn_http_on_version(llhttp_t *p, const char *at, size_t len)
 static int
 grn_http_on_header_field(llhttp_t *p, const char *at, size_t len)
 {
+    size_t            n;
     grn_http_conn_t  *hc = p->data;
 
-    grn_http_span(hc, &hc->field, at, len);
+    if (!hc->head_done) {
+        grn_http_span(hc, &hc->field, at, len);
+        return 0;
+    }
+
+    /*
+     * A trailer field: the body before it may be compacted away between reads, so its name
+     * is copied (lower case, enough of it to compare with the forbidden names) to the pool.
+     */
+    if (hc->field.data == NULL) {
+        hc->field.data = grn_pnalloc(hc->pool, GRN_HTTP_TRAILER_NAME);
+        if (hc->field.data == NULL) {
+            hc->status = 500;
+            return -1;
+        }
+        hc->field.len = 0;
+    }
+    for (n = 0; n < len; n++, hc->field.len++) {
+        if (hc->field.len < GRN_HTTP_TRAILER_NAME) {
+            hc->field.data[hc->field.len] = (char) tolower((unsigned char) at[n]);
+        }
+    }
     return 0;
 }
 
@@ -110,20 +206,125 @@ grn_http_on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_conn_t  *hc = p->data;
 
-    grn_http_span(hc, &hc->value, at, len);
+    if (!hc->head_done) {
+        grn_http_span(hc, &hc->value, at, len);
+    }
+    /* A trailer's value is checked by llhttp (no CTLs) and dropped. */
     return 0;
+}
+
+static int
+grn_http_on_trailer_complete(grn_http_conn_t *hc)
+{
+    const char  **name;
+
+    for (name = grn_http_forbidden_trailers; *name; name++) {
+        if (hc->field.len == strlen(*name) && memcmp(hc->field.data, *name, hc->field.len) == 0)
+        {
+            return grn_http_refuse(hc, 400, "sent a trailer field that is not allowed in "
+                                   "trailers (framing, routing or content metadata)");
+        }
+    }
+    hc->field.data = NULL;
+    hc->value.data = NULL;
+    return 0;
+}
+
+/*
+ * Host is uri-host [":" port] (RFC 9110 7.2, RFC 3986 3.2.2): an IP-literal in brackets that
+ * inet_pton accepts, or a reg-name (unreserved, sub-delims, pct-encoded; bytes over 0x7f are
+ * let through, as raw UTF-8 names are common), then digits for the port. *host_len gets the
+ * length without the port.
+ */
+static grn_int_t
+grn_http_check_host(const char *p, size_t len, size_t *host_len)
+{
+    char             text[INET6_ADDRSTRLEN];
+    size_t           n;
+    const char      *end = p + len, *h;
+    struct in6_addr  addr;
+
+    if (len && *p == '[') {
+        h = memchr(p, ']', len);
+        if (h == NULL) {
+            return GRN_ERROR;
+        }
+        n = (size_t) (h - p - 1);
+        if (n == 0 || n >= sizeof(text)) {
+            return GRN_ERROR;
+        }
+        memcpy(text, p + 1, n);
+        text[n] = '\0';
+        if (inet_pton(AF_INET6, text, &addr) != 1) {
+            return GRN_ERROR;
+        }
+        h++;
+
+    } else {
+        for (h = p; h < end && *h != ':'; h++) {
+            unsigned char  ch = (unsigned char) *h;
+
+            if (ch >= 0x80 || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a'
+                                                          && (ch | 0x20) <= 'z'))
+            {
+                continue;
+            }
+            switch (ch) {
+            case '-': case '.': case '_': case '~': case '%':
+            case '!': case '$': case '&': case '\'': case '(': case ')':
+            case '*': case '+': case ',': case ';': case '=':
+                continue;
+            }
+            return GRN_ERROR;
+        }
+    }
+
+    *host_len = (size_t) (h - p);
+
+    if (h < end) {
+        if (*h != ':') {
+            return GRN_ERROR;
+        }
+        for (h++; h < end; h++) {
+            if (*h < '0' || *h > '9') {
+                return GRN_ERROR;
+            }
+        }
+    }
+    return GRN_OK;
 }
 
 static int
 grn_http_on_header_value_complete(llhttp_t *p)
 {
+    size_t               host_len;
     grn_http_conn_t     *hc = p->data;
     grn_http_request_t  *r = hc->r;
     grn_http_header_t   *h;
 
     if (++hc->nheaders > GRN_HTTP_MAX_HEADERS) {
-        hc->status = 431;
-        return -1;
+        return grn_http_refuse(hc, 431, "sent too many header fields");
+    }
+
+    if (hc->head_done) {
+        return grn_http_on_trailer_complete(hc);
+    }
+
+    if (hc->field.data == NULL || hc->field.len == 0) {
+        return grn_http_refuse(hc, 400, "sent a header field with an empty name");
+    }
+
+    /*
+     * llhttp strict mode accepts obs-fold (a line starting with SP or HTAB continues the
+     * value) and reports the value with the line break in it: RFC 9112 5.2 lets a server
+     * refuse it, and greenc does, as one more way to read a head two ways.
+     */
+    if (hc->value.data
+        && (memchr(hc->value.data, '\n', hc->value.len) != NULL
+            || memchr(hc->value.data, '\r', hc->value.len) != NULL))
+    {
+        return grn_http_refuse(hc, 400, "sent a header field folded over several lines "
+                               "(obsolete line folding)");
     }
 
     h = grn_array_push(&r->headers);
@@ -144,12 +345,22 @@ grn_http_on_header_value_complete(llhttp_t *p)
     switch (h->name.len) {
     case 4:
         if (strncasecmp(h->name.data, "host", 4) == 0) {
-            hc->host_count++;
+            /* RFC 9112 3.2: never more than one Host, and a well-formed one. */
+            if (++hc->host_count > 1) {
+                return grn_http_refuse(hc, 400, "sent more than one Host header");
+            }
+            if (grn_http_check_host(h->value.data, h->value.len, &host_len) != GRN_OK) {
+                return grn_http_refuse(hc, 400, "sent an invalid Host header");
+            }
             r->host = h->value;
         }
         break;
     case 12:
         if (strncasecmp(h->name.data, "content-type", 12) == 0) {
+            /* CONTENT_TYPE holds one value: a second one would be read two ways. */
+            if (r->content_type.data != NULL) {
+                return grn_http_refuse(hc, 400, "sent more than one Content-Type header");
+            }
             r->content_type = h->value;
         }
         break;
@@ -158,22 +369,101 @@ grn_http_on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* Refuses a declared or chunk-announced body over the location's limit. */
+static int
+grn_http_check_body_size(grn_http_conn_t *hc, off_t size)
+{
+    grn_http_loc_conf_t  *loc = hc->r->loc;
+
+    if (loc && loc->client_max_body_size && size > loc->client_max_body_size) {
+        return grn_http_refuse(hc, 413, "intended to send a body larger than "
+                               "client_max_body_size");
+    }
+    return 0;
+}
+
+/*
+ * The head is complete: version and framing rules, the target, server and location. Done
+ * here rather than after llhttp_execute() returns, because llhttp goes on into the body in
+ * the same call and the body must already be held to the location's limit.
+ */
 static int
 grn_http_on_headers_complete(llhttp_t *p)
 {
-    grn_http_conn_t     *hc = p->data;
-    grn_http_request_t  *r = hc->r;
+    size_t                host_len;
+    grn_str_t             name;
+    grn_http_conn_t      *hc = p->data;
+    grn_http_request_t   *r = hc->r;
+    grn_http_srv_conf_t  *srv;
 
-    r->http_version = p->http_major * 1000 + p->http_minor;
+    if (p->http_major != 1) {
+        return grn_http_refuse(hc, p->http_major >= 2 ? 505 : 400,
+                               p->http_major >= 2 ? "sent a request for an HTTP version other "
+                               "than 1.x" : "sent an invalid HTTP version");
+    }
+    /* RFC 9110 2.5: HTTP/1.2 and later minors are served as the highest 1.x greenc speaks. */
+    r->http_version = p->http_minor == 0 ? 1000 : 1001;
+
     r->keepalive = llhttp_should_keep_alive(p) ? 1 : 0;
     r->chunked = (p->flags & F_CHUNKED) ? 1 : 0;
     if (p->flags & F_CONTENT_LENGTH) {
         r->content_length = (off_t) p->content_length;
     }
     r->head = (p->method == HTTP_HEAD);
-
     hc->head_done = 1;
-    return 0;
+
+    /* RFC 9112 6.1: Transfer-Encoding on HTTP/1.0 is faulty framing. */
+    if ((p->flags & F_TRANSFER_ENCODING) && r->http_version == 1000) {
+        return grn_http_refuse(hc, 400, "sent Transfer-Encoding on an HTTP/1.0 request");
+    }
+
+    /* RFC 9112 3.2: exactly one Host on HTTP/1.1 (more than one was refused already). */
+    if (hc->host_count == 0 && r->http_version == 1001) {
+        return grn_http_refuse(hc, 400, "sent an HTTP/1.1 request without a Host header");
+    }
+
+    if (p->method == HTTP_CONNECT) {
+        /* CONNECT asks for a tunnel, which an origin server does not offer (as nginx). */
+        return grn_http_refuse(hc, 405, "sent CONNECT, which greenc does not serve");
+    }
+    if (p->upgrade) {
+        /* No protocol switch is offered: the request is served, then the connection closed. */
+        r->keepalive = 0;
+    }
+
+    if (grn_http_parse_target(r) != GRN_OK) {
+        return grn_http_refuse(hc, 400, "sent an invalid request target");
+    }
+    if (r->path.len == 1 && r->path.data[0] == '*' && p->method != HTTP_OPTIONS) {
+        /* RFC 9112 3.2.4: the asterisk form is for OPTIONS only. */
+        return grn_http_refuse(hc, 400, "sent the target \"*\" with a method other than "
+                               "OPTIONS");
+    }
+
+    /*
+     * The name that selects the server: the authority of an absolute-form target (RFC 9112
+     * 3.2.2 says it wins over Host), already in r->server_name, else Host without its port.
+     */
+    if (r->server_name.data == NULL && r->host.len) {
+        (void) grn_http_check_host(r->host.data, r->host.len, &host_len);
+        r->server_name.data = r->host.data;
+        r->server_name.len = host_len;
+    }
+
+    name = r->server_name;
+    srv = grn_http_find_server(hc->c.listening->servers, &name);
+    r->loc = grn_http_find_location(srv, &r->path);
+
+    return grn_http_check_body_size(hc, r->content_length);
+}
+
+static int
+grn_http_on_chunk_header(llhttp_t *p)
+{
+    grn_http_conn_t  *hc = p->data;
+
+    /* A chunk that would pass the limit is refused before its data is read. */
+    return grn_http_check_body_size(hc, (off_t) (hc->body_len + p->content_length));
 }
 
 static int
@@ -182,12 +472,8 @@ grn_http_on_body(llhttp_t *p, const char *at, size_t len)
     char                 *body;
     size_t                size;
     grn_http_conn_t      *hc = p->data;
-    grn_http_loc_conf_t  *loc = hc->r->loc;
 
-    if (loc && loc->client_max_body_size
-        && (off_t) (hc->body_len + len) > loc->client_max_body_size)
-    {
-        hc->status = 413;
+    if (grn_http_check_body_size(hc, (off_t) (hc->body_len + len)) != 0) {
         return -1;
     }
 
@@ -223,11 +509,13 @@ const llhttp_settings_t  grn_http_parser_settings = {
     .on_message_begin = grn_http_on_message_begin,
     .on_method = grn_http_on_method,
     .on_url = grn_http_on_url,
+    .on_url_complete = grn_http_on_url_complete,
     .on_version = grn_http_on_version,
     .on_header_field = grn_http_on_header_field,
     .on_header_value = grn_http_on_header_value,
     .on_header_value_complete = grn_http_on_header_value_complete,
     .on_headers_complete = grn_http_on_headers_complete,
+    .on_chunk_header = grn_http_on_chunk_header,
     .on_body = grn_http_on_body,
     .on_message_complete = grn_http_on_message_complete,
 };
@@ -245,22 +533,53 @@ grn_http_hex(char ch)
     return -1;
 }
 
+/*
+ * The authority of an absolute-form target: [userinfo "@"] host [":" port], with a host that
+ * is not empty (RFC 9110 4.2.1). Its host becomes r->server_name.
+ */
+static grn_int_t
+grn_http_parse_authority(grn_http_request_t *r, char *p, char *end)
+{
+    char    *at;
+    size_t   host_len;
+
+    at = p;
+    for (char *q = p; q < end; q++) {
+        if (*q == '@') {
+            at = q + 1;
+        }
+    }
+    if (grn_http_check_host(at, (size_t) (end - at), &host_len) != GRN_OK || host_len == 0) {
+        return GRN_ERROR;
+    }
+    r->server_name.data = at;
+    r->server_name.len = host_len;
+    return GRN_OK;
+}
+
 grn_int_t
 grn_http_parse_target(grn_http_request_t *r)
 {
     int     hi, lo;
+    size_t  scheme;
     char   *p, *end, *q, *path, *dst;
 
     p = r->uri.data;
     end = p + r->uri.len;
 
     /* absolute-form (RFC 9112 3.2.2): the path starts after the authority */
-    if (r->uri.len > 7 && (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0))
-    {
-        p = memchr(p + 7, '/', end - p - 7);
-        if (p == NULL) {
-            p = end;
+    scheme = 0;
+    if (r->uri.len > 7 && strncasecmp(p, "http://", 7) == 0) {
+        scheme = 7;
+    } else if (r->uri.len > 8 && strncasecmp(p, "https://", 8) == 0) {
+        scheme = 8;
+    }
+    if (scheme) {
+        for (q = p + scheme; q < end && *q != '/' && *q != '?'; q++) { /* void */ }
+        if (grn_http_parse_authority(r, p + scheme, q) != GRN_OK) {
+            return GRN_ERROR;
         }
+        p = q;
     }
 
     q = memchr(p, '?', end - p);
@@ -277,7 +596,7 @@ grn_http_parse_target(grn_http_request_t *r)
         grn_str_set(&r->path, "/");
         return GRN_OK;
     }
-    if (*p != '/' && !(end - p == 1 && *p == '*')) {
+    if (*p != '/' && !(end - p == 1 && *p == '*' && scheme == 0 && r->query.len == 0)) {
         return GRN_ERROR;
     }
 
@@ -313,86 +632,37 @@ grn_http_parse_target(grn_http_request_t *r)
     return GRN_OK;
 }
 
+/*
+ * Called by the connection once llhttp_execute() has passed the end of the head (which
+ * on_headers_complete has checked and routed): the server for the request and the
+ * SERVER_NAME the app sees.
+ */
 grn_int_t
 grn_http_process_head(grn_http_conn_t *hc)
 {
-    char                 *colon;
+    grn_str_t             name;
     grn_http_request_t   *r = hc->r;
     grn_listening_t      *ls = hc->c.listening;
     grn_http_srv_conf_t  *srv;
 
     r->protocol.data = (char *) (r->http_version == 1000 ? "HTTP/1.0" : "HTTP/1.1");
     r->protocol.len = 8;
-    if (r->http_version != 1000 && r->http_version != 1001) {
-        hc->status = 505;
-        return GRN_ERROR;
-    }
 
-    /* RFC 9112 3.2: exactly one Host on HTTP/1.1; never more than one. */
-    if (hc->host_count > 1 || (hc->host_count == 0 && r->http_version == 1001)) {
-        hc->status = 400;
-        return GRN_ERROR;
-    }
-    if (r->chunked && r->http_version == 1000) {
-        hc->status = 400;
-        return GRN_ERROR;
-    }
-
-    /* Each line must fit one of large_client_header_buffers' buffers (the head may take N). */
-    {
-        grn_uint_t          i;
-        size_t              limit;
-        grn_http_header_t  *h = r->headers.elts;
-
-        limit = ((grn_http_addr_t *) ls->servers)->default_server
-                    ->large_client_header_buffer_size;
-        if (r->method.len + r->uri.len + 12 > limit) {
-            hc->status = 414;
-            return GRN_ERROR;
-        }
-        for (i = 0; i < r->headers.nelts; i++) {
-            if (h[i].name.len + h[i].value.len + 4 > limit) {
-                hc->status = 431;
-                return GRN_ERROR;
-            }
-        }
-    }
-
-    if (grn_http_parse_target(r) != GRN_OK) {
-        hc->status = 400;
-        return GRN_ERROR;
-    }
-
-    srv = grn_http_find_server(ls->servers, &r->host);
+    name = r->server_name;
+    srv = grn_http_find_server(ls->servers, &name);
     r->srv = srv;
     r->server_port = grn_listening_port(ls);
 
-    if (r->host.len) {
-        r->server_name = r->host;
-        if (r->host.data[0] == '[') {
-            colon = memchr(r->host.data, ']', r->host.len);
-            if (colon) {
-                r->server_name.len = colon + 1 - r->host.data;
-            }
+    if (r->server_name.len == 0) {
+        if (srv->names.nelts) {
+            r->server_name = ((grn_http_server_name_t *) srv->names.elts)[0].name;
         } else {
-            colon = memchr(r->host.data, ':', r->host.len);
-            if (colon) {
-                r->server_name.len = colon - r->host.data;
-            }
+            r->server_name = hc->c.local_addr;
         }
-    } else if (srv->names.nelts) {
-        r->server_name = ((grn_http_server_name_t *) srv->names.elts)[0].name;
-    } else {
-        r->server_name = hc->c.local_addr;
     }
 
-    r->loc = grn_http_find_location(srv, &r->path);
-
-    if (r->loc && r->loc->client_max_body_size
-        && r->content_length > r->loc->client_max_body_size)
-    {
-        hc->status = 413;
-        return GRN_ERROR;
+    if (r->loc == NULL) {
+        r->loc = grn_http_find_location(srv, &r->path);
     }
 
     return GRN_OK;

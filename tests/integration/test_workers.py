@@ -128,3 +128,21 @@ def test_ttin_adds_and_ttou_removes_a_worker(greenc_factory):
     g.send_signal(signal.SIGTTOU)
     g.wait_workers(1)
     assert g.get("/").status == 200
+
+
+def test_max_requests_recycles_workers_without_failing_a_request(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1,
+                                  extra="max_requests 5 2;"))
+    g.start()                                  # /healthz is a `return`: not counted
+    statuses, pids = [], []
+    for _ in range(30):
+        r = g.get("/pid", headers={"Connection": "close"})
+        statuses.append(r.status)
+        pids.append(int(r.text))
+    assert statuses == [200] * 30
+    # each worker serves 5 to 7 requests (5 + jitter 0..2), then a fresh one takes over
+    runs = [len(list(group)) for _, group in __import__("itertools").groupby(pids)]
+    assert len(runs) >= 4, f"workers were not recycled: {runs}"
+    assert all(5 <= n <= 7 for n in runs[:-1]), runs
+    g.wait_log("retiring after")
