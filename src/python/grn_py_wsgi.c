@@ -133,6 +133,13 @@ typedef struct {
  * object and wsgi.input belong to the request while it streams, so they are taken away from
  * the thread (which meanwhile serves other connections with fresh ones).
  */
+/* ", client: 127.0.0.1, request: "GET / HTTP/1.1"" after a message, as nginx writes it. */
+#define GRN_PY_REQ_FMT  ", client: %.*s, request: \"%.*s %.*s %.*s\""
+#define GRN_PY_REQ_ARGS(r)                                                                 \
+    (int) (r)->connection->remote_addr.len, (r)->connection->remote_addr.data,             \
+    (int) (r)->method.len, (r)->method.data, (int) (r)->uri.len, (r)->uri.data,            \
+    (int) (r)->protocol.len, (r)->protocol.data
+
 typedef struct {
     PyObject  *result;      /* what the app returned: its close() is called at the end */
     PyObject  *iter;
@@ -1230,7 +1237,8 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
 
     if (result == NULL) {
         rc = GRN_ERROR;
-        grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application");
+        grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+                                 GRN_PY_REQ_ARGS(r));
 
     } else {
         PyObject  *iter;
@@ -1260,12 +1268,14 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
 
         if (collected != 0) {
             rc = GRN_ERROR;
-            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application");
+            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+                                 GRN_PY_REQ_ARGS(r));
         }
 
         if (grn_py_close(result) != 0) {
             rc = GRN_ERROR;
-            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application");
+            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+                                 GRN_PY_REQ_ARGS(r));
         }
 
         Py_DECREF(result);
@@ -1274,7 +1284,8 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
             rc = GRN_ERROR;
             PyErr_SetString(PyExc_RuntimeError, "the WSGI application returned without "
                                                 "calling start_response()");
-            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application");
+            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+                                 GRN_PY_REQ_ARGS(r));
         }
     }
 
@@ -1341,11 +1352,13 @@ grn_py_next(grn_http_request_t *r)
     if (pulled < 0) {
         rc = GRN_ERROR;
         grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application after the "
-                             "response headers were sent; closing the connection");
+                             "response headers were sent; closing the connection" GRN_PY_REQ_FMT,
+                             GRN_PY_REQ_ARGS(r));
     }
     if (grn_py_close(stream->result) != 0) {
         rc = GRN_ERROR;
-        grn_py_log_exception(GRN_LOG_ERR, "exception in close() of the WSGI response");
+        grn_py_log_exception(GRN_LOG_ERR, "exception in close() of the WSGI response"
+                             GRN_PY_REQ_FMT, GRN_PY_REQ_ARGS(r));
     }
 
     grn_py_stream_end(r, stream);
@@ -1370,7 +1383,8 @@ grn_py_abort(grn_http_request_t *r)
 
     /* PEP 3333: close() is called on every path, a client that went away included. */
     if (grn_py_close(stream->result) != 0) {
-        grn_py_log_exception(GRN_LOG_ERR, "exception in close() of the WSGI response");
+        grn_py_log_exception(GRN_LOG_ERR, "exception in close() of the WSGI response"
+                             GRN_PY_REQ_FMT, GRN_PY_REQ_ARGS(r));
     }
     grn_py_stream_end(r, stream);
     grn_py_thread_leave(t);
