@@ -81,6 +81,7 @@ struct grn_http_conn_s {
     unsigned               msg_done:1;   /* the parser reached the end of the message */
     unsigned               close:1;      /* close after this response */
     unsigned               eof:1;        /* the client closed its side */
+    unsigned               nodelay:1;    /* TCP_NODELAY is set */
 
     grn_http_conn_t       *next;         /* free list */
 };

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/sendfile.h>
 
 #define GRN_HTTP_LINGERING_TIMEOUT  2000
 #define GRN_HTTP_ACCEPT_RETRY       1000     /* ms to wait after EMFILE before accepting again */
@@ -193,7 +194,7 @@ typedef struct {
 static void
 grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
 {
-    int                      fd, one = 1;
+    int                      fd;
     socklen_t                len;
     grn_http_conn_t         *hc;
     grn_http_worker_t       *w;
@@ -269,9 +270,9 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
     grn_http_addr_text((struct sockaddr *) &sa, &hc->c.remote_addr, sizeof(block->remote),
                        &hc->c.remote_port);
 
-    if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) {
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    hc->nodelay = 0;
 
+    if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) {
         len = sizeof(local);
         if (getsockname(fd, (struct sockaddr *) &local, &len) == 0) {
             grn_http_addr_text((struct sockaddr *) &local, &hc->c.local_addr,
@@ -345,11 +346,32 @@ grn_http_put_buf(grn_http_worker_t *w, char *buf, size_t size)
     }
 }
 
+/*
+ * Nagle's algorithm only delays a segment sent while an earlier one is unacknowledged: the
+ * first response of a connection never waits, so TCP_NODELAY is set only when a second write
+ * follows (keep-alive, streaming). A connection that serves one response saves the syscall.
+ */
+static void
+grn_http_set_nodelay(grn_http_conn_t *hc)
+{
+    int  one = 1;
+
+    if (hc->nodelay || hc->c.listening->u.sockaddr.sa_family == AF_UNIX) {
+        return;
+    }
+    hc->nodelay = 1;
+    (void) setsockopt(hc->c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 /* Forget the current request; keep unparsed bytes (a pipelined request) at the buffer's start. */
 static void
 grn_http_reset_request(grn_http_conn_t *hc)
 {
     if (hc->r) {
+        if (hc->r->response.file) {
+            close(hc->r->response.file_fd);
+            hc->r->response.file = 0;
+        }
         if (hc->r->response.more) {
             /* The client went away (or we gave up on it) in the middle of a stream. */
             grn_py_abort(hc->r);
@@ -678,6 +700,7 @@ grn_http_finalize(grn_http_conn_t *hc)
 
     grn_http_reset_request(hc);
     llhttp_resume(&hc->parser);
+    grn_http_set_nodelay(hc);
 
     if (hc->buf_len) {
         hc->state = GRN_HTTP_READING;
@@ -731,6 +754,49 @@ grn_http_write(grn_http_conn_t *hc)
     return GRN_OK;
 }
 
+/* The kernel copies the file to the socket: GRN_OK when all is sent, GRN_AGAIN, GRN_DONE. */
+static grn_int_t
+grn_http_send_file(grn_http_conn_t *hc)
+{
+    off_t                 start;
+    ssize_t               n;
+    grn_http_response_t  *resp = &hc->r->response;
+
+    start = resp->file_pos;
+
+    while (resp->file_pos < resp->file_end) {
+        n = sendfile(hc->c.fd, resp->file_fd, &resp->file_pos,
+                     (size_t) grn_min(resp->file_end - resp->file_pos, 1 << 30));
+        if (n > 0) {
+            continue;
+        }
+        if (n == -1 && errno == EAGAIN) {
+            hc->write_ready = 0;
+            resp->sent += resp->file_pos - start;
+            hc->body_sent += resp->file_pos - start;
+            return GRN_AGAIN;
+        }
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n == 0) {
+            grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
+                          "the file sent by wsgi.file_wrapper ended before its length");
+        } else if (errno != EPIPE && errno != ECONNRESET) {
+            grn_log_error(GRN_LOG_INFO, hc->worker->log, errno, "sendfile() to %.*s failed",
+                          (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+        }
+        grn_http_close(hc);
+        return GRN_DONE;
+    }
+
+    resp->sent += resp->file_pos - start;
+    hc->body_sent += resp->file_pos - start;
+    close(resp->file_fd);
+    resp->file = 0;
+    return GRN_OK;
+}
+
 /*
  * The socket took the last batch of a streaming response: pull the next one from the app.
  * Pulling only now is the backpressure: a slow reader holds one batch, never the whole body.
@@ -742,6 +808,7 @@ grn_http_next_chunk(grn_http_conn_t *hc)
     grn_http_request_t   *r = hc->r;
     grn_http_loc_conf_t  *loc = r->loc ? r->loc : r->srv->loc;
 
+    grn_http_set_nodelay(hc);
     r->response.body_len = 0;
     rc = grn_py_next(r);
     if (rc == GRN_ERROR) {
@@ -788,6 +855,11 @@ grn_http_conn_run(grn_http_conn_t *hc)
             rc = grn_http_write(hc);
             if (rc != GRN_OK) {
                 return;
+            }
+            if (hc->r && hc->r->response.file) {
+                if (grn_http_send_file(hc) != GRN_OK) {
+                    return;
+                }
             }
             if (hc->r && hc->r->response.more) {
                 if (grn_http_next_chunk(hc) != GRN_OK) {

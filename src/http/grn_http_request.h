@@ -30,6 +30,10 @@ typedef struct {
     size_t                 body_size;
     void                  *stream;          /* the app's iterable while `more` (grn_py.h) */
     off_t                  sent;            /* body bytes handed to the socket so far */
+    int                    file_fd;         /* with `file`: the rest is sent with sendfile() */
+    off_t                  file_pos;
+    off_t                  file_end;
+    unsigned               file:1;
     unsigned               more:1;          /* the body continues after what is buffered */
     unsigned               chunked:1;       /* sent with Transfer-Encoding: chunked */
 } grn_http_response_t;

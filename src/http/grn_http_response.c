@@ -318,6 +318,10 @@ grn_http_response_prepare(grn_http_conn_t *hc)
 
     if (resp->more && (r->head || !has_body)) {
         /* Nothing of the body goes out: the app's iterable is closed now. */
+        if (resp->file) {
+            close(resp->file_fd);
+            resp->file = 0;
+        }
         grn_py_abort(r);
 
     } else if (resp->more && resp->content_length < 0) {

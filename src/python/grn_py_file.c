@@ -11,6 +11,7 @@
 #include "grn_py_internal.h"
 
 #include <structmember.h>
+#include <sys/stat.h>
 
 typedef struct {
     PyObject_HEAD PyObject *filelike;
@@ -173,4 +174,60 @@ PyObject *
 grn_py_file_wrapper_type(void)
 {
     return (PyObject *) &grn_py_file_type;
+}
+
+int
+grn_py_file_regular(PyObject *result, off_t *offset, off_t *size)
+{
+    int             fd, dupfd;
+    long long       pos;
+    PyObject       *res;
+    struct stat     st;
+    grn_py_file_t  *self = (grn_py_file_t *) result;
+
+    if (Py_TYPE(result) != (PyTypeObject *) grn_py_file_wrapper_type()
+        || self->filelike == NULL)
+    {
+        return -1;
+    }
+
+    res = PyObject_CallMethod(self->filelike, "fileno", NULL);
+    if (res == NULL) {
+        PyErr_Clear();                  /* not a real file: it is read in blocks instead */
+        return -1;
+    }
+    fd = (int) PyLong_AsLong(res);
+    Py_DECREF(res);
+    if (fd < 0 || PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+        return -1;
+    }
+
+    /* tell() knows what a buffered reader has consumed; the OS offset may be ahead of it. */
+    res = PyObject_CallMethod(self->filelike, "tell", NULL);
+    if (res != NULL) {
+        pos = PyLong_AsLongLong(res);
+        Py_DECREF(res);
+    } else {
+        pos = -1;
+    }
+    if (pos < 0 || PyErr_Occurred()) {
+        PyErr_Clear();
+        pos = lseek(fd, 0, SEEK_CUR);
+        if (pos < 0) {
+            return -1;
+        }
+    }
+
+    /* Our own descriptor: the app's close() of the file may come before the last byte. */
+    dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dupfd == -1) {
+        return -1;
+    }
+    *offset = (off_t) pos;
+    *size = st.st_size;
+    return dupfd;
 }

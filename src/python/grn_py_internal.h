@@ -88,4 +88,10 @@ void grn_py_log_exception(grn_uint_t level, const char *fmt, ...)
 grn_int_t grn_py_file_init(void);
 PyObject *grn_py_file_wrapper_type(void); /* borrowed */
 
+/*
+ * When `result` is our file_wrapper around a regular file: a new descriptor for it (the caller
+ * closes it), its current offset and size, for sendfile(2). -1 otherwise, no exception set.
+ */
+int grn_py_file_regular(PyObject *result, off_t *offset, off_t *size);
+
 #endif /* GRN_PY_INTERNAL_H */

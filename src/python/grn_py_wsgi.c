@@ -1241,9 +1241,44 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
                                  GRN_PY_REQ_ARGS(r));
 
     } else {
-        PyObject  *iter;
-        int        collected = grn_py_collect(resp, result, &iter);
+        PyObject  *iter = NULL;
+        int        collected;
+        off_t      offset, size;
+        int        fd = resp->started ? grn_py_file_regular(result, &offset, &size) : -1;
 
+        if (fd != -1) {
+            /* wsgi.file_wrapper around a regular file: the kernel sends it (sendfile). */
+            off_t  len = grn_max(size - offset, 0);
+
+            if (r->response.content_length >= 0 && r->response.content_length < len) {
+                len = r->response.content_length;
+            } else if (r->response.content_length < 0) {
+                char  num[32];
+                int   n = snprintf(num, sizeof(num), "%lld", (long long) len);
+
+                if (grn_http_response_add_header(r, "Content-Length", 14, num, (size_t) n)
+                    != GRN_OK)
+                {
+                    close(fd);
+                    fd = -1;
+                    PyErr_NoMemory();
+                }
+            }
+            if (fd != -1) {
+                r->response.file_fd = fd;
+                r->response.file_pos = offset;
+                r->response.file_end = offset + len;
+                r->response.file = 1;
+                resp->sent = 1;
+                collected = 1;
+                goto stream;
+            }
+            collected = -1;
+        } else {
+            collected = grn_py_collect(resp, result, &iter);
+        }
+
+    stream:
         if (collected == 1) {
             grn_py_stream_t  *stream = grn_palloc(r->pool, sizeof(grn_py_stream_t));
 
@@ -1261,7 +1296,7 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
                 Py_DECREF(environ);
                 return GRN_AGAIN;
             }
-            Py_DECREF(iter);
+            Py_XDECREF(iter);
             PyErr_NoMemory();
             collected = -1;
         }
@@ -1341,7 +1376,7 @@ grn_py_next(grn_http_request_t *r)
     resp = (grn_py_responder_t *) stream->responder;
     resp->r = r;
 
-    pulled = grn_py_pull(resp, stream->iter);
+    pulled = stream->iter ? grn_py_pull(resp, stream->iter) : 0;
     if (pulled == 1) {
         resp->r = NULL;
         grn_py_thread_leave(t);

@@ -26,8 +26,6 @@ from harness import (HERE, REQUEST_TIMEOUT, SLOW, Greenc, Response, app_block, p
 
 FRAMEWORK_APPS = HERE / "apps" / "frameworks"
 
-STREAMING_XFAIL = pytest.mark.xfail(reason="streaming responses not landed yet", strict=True)
-# (streaming landed in b7cb016; only file_wrapper via sendfile is still missing)
 
 
 class Contract:
@@ -327,7 +325,6 @@ def test_file_wrapper_sends_the_file_byte_for_byte(contract, kind, block):
     assert r.body == data
 
 
-@STREAMING_XFAIL
 def test_file_wrapper_uses_sendfile_for_a_regular_file(contract):
     name = new_mark("data")
     data = os.urandom(200_000)
