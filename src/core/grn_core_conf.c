@@ -253,7 +253,10 @@ grn_app_is_dotted_name(const char *p, size_t len)
     return !(p[0] >= '0' && p[0] <= '9');
 }
 
-/* "module:callable", "module:factory()", or "module" (callable "application", as Gunicorn). */
+/*
+ * "module:callable", "module:factory()", "module:factory('prod', debug=True)" (literal
+ * arguments, checked when the app loads), or "module" (callable "application", as Gunicorn).
+ */
 static char *
 grn_app_wsgi(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
 {
@@ -277,18 +280,31 @@ grn_app_wsgi(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
     }
 
     app->factory = 0;
-    if (callable.len > 2 && callable.data[callable.len - 2] == '('
-        && callable.data[callable.len - 1] == ')')
-    {
-        app->factory = 1;
-        callable.len -= 2;
+    if (callable.len > 2 && callable.data[callable.len - 1] == ')') {
+        char  *open = memchr(callable.data, '(', callable.len);
+
+        if (open != NULL) {
+            grn_str_t  args;
+
+            app->factory = 1;
+            args.data = open + 1;
+            args.len = callable.data + callable.len - 1 - args.data;
+            callable.len = open - callable.data;
+            if (args.len) {
+                app->factory_args.data = grn_pstrdup(cf->pool, &args);
+                app->factory_args.len = args.len;
+                if (app->factory_args.data == NULL) {
+                    return GRN_CONF_ERROR;
+                }
+            }
+        }
     }
 
     if (!grn_app_is_dotted_name(module.data, module.len)
         || !grn_app_is_dotted_name(callable.data, callable.len))
     {
         grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid value \"%.*s\" in \"wsgi\" directive, "
-                           "it must be module:callable or module:factory()",
+                           "it must be module:callable or module:factory(args)",
                            (int) value[1].len, value[1].data);
         return GRN_CONF_ERROR;
     }

@@ -35,6 +35,7 @@ typedef struct {
     grn_str_t        module;            /* "blog.wsgi" */
     grn_str_t        callable;          /* "application" */
     grn_flag_t       factory;           /* callable() is called once at load to get the app */
+    grn_str_t        factory_args;      /* "'prod', debug=True": literals, as Gunicorn takes */
     grn_array_t     *python_path;       /* of grn_str_t, full paths, prepended to sys.path */
     grn_str_t        home;              /* virtualenv, full path */
     grn_str_t        chdir;             /* full path */

@@ -241,6 +241,50 @@ grn_py_prepare(grn_cycle_t *cycle, grn_app_conf_t *app)
     return GRN_OK;
 }
 
+/*
+ * Calls factory(ARGS) where ARGS is the text between the parentheses of the wsgi directive.
+ * Only literals are accepted (ast.literal_eval, as Gunicorn does): the config names an app,
+ * it does not run code.
+ */
+static PyObject *
+grn_py_call_factory(PyObject *factory, grn_str_t *args)
+{
+    PyObject  *globals, *res, *fn, *text;
+
+    static const char  code[] =
+        "import ast\n"
+        "def call(factory, text):\n"
+        "    node = ast.parse('f(' + text + ')', mode='eval').body\n"
+        "    if not isinstance(node, ast.Call) or any(isinstance(a, ast.Starred)"
+        " for a in node.args) or any(k.arg is None for k in node.keywords):\n"
+        "        raise ValueError('the factory arguments must be literals: ' + text)\n"
+        "    args = [ast.literal_eval(a) for a in node.args]\n"
+        "    kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}\n"
+        "    return factory(*args, **kwargs)\n";
+
+    globals = PyDict_New();
+    if (globals == NULL) {
+        return NULL;
+    }
+    if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0) {
+        Py_DECREF(globals);
+        return NULL;
+    }
+    res = PyRun_String(code, Py_file_input, globals, globals);
+    if (res == NULL) {
+        Py_DECREF(globals);
+        return NULL;
+    }
+    Py_DECREF(res);
+
+    fn = PyDict_GetItemString(globals, "call");
+    text = PyUnicode_FromStringAndSize(args->data, (Py_ssize_t) args->len);
+    res = (fn && text) ? PyObject_CallFunctionObjArgs(fn, factory, text, NULL) : NULL;
+    Py_XDECREF(text);
+    Py_DECREF(globals);
+    return res;
+}
+
 /* Imports the module, resolves the (dotted) callable, calls the factory; a new reference. */
 static PyObject *
 grn_py_load(grn_app_conf_t *app)
@@ -286,7 +330,17 @@ grn_py_load(grn_app_conf_t *app)
         name += part.len + 1;
     }
 
-    if (app->factory > 0) {
+    if (app->factory > 0 && app->factory_args.len) {
+        app_obj = grn_py_call_factory(obj, &app->factory_args);
+        Py_DECREF(obj);
+
+        if (app_obj == NULL) {
+            return NULL;
+        }
+
+        obj = app_obj;
+
+    } else if (app->factory > 0) {
         app_obj = PyObject_CallNoArgs(obj);
         Py_DECREF(obj);
 

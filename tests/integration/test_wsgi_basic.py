@@ -138,3 +138,20 @@ def test_two_apps_on_two_listeners_each_serve_their_own(greenc_factory):
     pid_a, pid_b = int(g.get("/pid").text), int(g.get("/pid", port=port_b).text)
     assert pid_a != pid_b
     assert set(g.worker_pids()) >= {pid_a, pid_b}
+
+
+def test_factory_with_literal_arguments_is_called_with_them(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block(wsgi="'app:make_app(\"Hi there\", punct=\"?\")'",
+                                  python_path=g.apps_dir))
+    g.start()
+    assert g.get("/").text == "Hi there?\n"
+
+
+def test_factory_arguments_must_be_literals(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block(wsgi="'app:make_app(__import__(\"os\").getcwd())'",
+                                  python_path=g.apps_dir))
+    g.start(wait=False)
+    g.wait_log("failed to boot")
+    assert "must be literals" in g.log_text() or "malformed node" in g.log_text()

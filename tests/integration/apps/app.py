@@ -133,10 +133,11 @@ def application(environ, start_response):
     return _respond(start_response, "not found in the test app\n", status="404 Not Found")
 
 
-def make_app():
-    """Factory used by `wsgi app:make_app();`."""
+def make_app(greeting="Hello from the factory!", punct=""):
+    """Factory used by `wsgi app:make_app();` and `wsgi 'app:make_app("Hi", punct="?")';`."""
 
     def factory_application(environ, start_response):
-        return _respond(start_response, "Hello from the factory!\n")
+        return _respond(start_response, greeting.rstrip("!") + punct + "\n"
+                        if punct else greeting + "\n")
 
     return factory_application
