@@ -12,6 +12,7 @@
 #include "grn_core.h"
 #include "grn_process.h"
 #include "grn_event.h"
+#include "grn_scoreboard.h"
 
 #include <poll.h>
 #include <sys/wait.h>
@@ -34,6 +35,53 @@ static grn_cycle_t *grn_master_reload(grn_cycle_t *cycle);
 static void grn_master_stop_all(grn_cycle_t *cycle, int signo, grn_msec_t now, grn_msec_t grace);
 static void grn_master_close_listening(grn_cycle_t *cycle);
 static void grn_master_free_old_cycles(grn_cycle_t *cycle);
+
+#define GRN_TIMEOUT_CHECK      500      /* ms between looks at the scoreboard */
+#define GRN_TIMEOUT_DUMP_WAIT  1000     /* ms for the traceback to be written before SIGKILL */
+
+/*
+ * An app's `timeout`: a thread inside the app for longer gets its process's tracebacks dumped
+ * (SIGUSR2, which Python's faulthandler handles in the worker) and the process replaced. The
+ * replacement starts at once: the stuck process no longer counts as live.
+ */
+static grn_msec_t
+grn_master_check_timeouts(grn_msec_t now)
+{
+    int64_t          since;
+    grn_uint_t       i, t;
+    grn_msec_t       wake = -1;
+    grn_app_conf_t  *app;
+    grn_process_t   *p;
+
+    for (i = 0; i < grn_nprocesses; i++) {
+        p = &grn_processes[i];
+        if (p->pid == 0 || p->stopping || p->group->app == NULL) {
+            continue;
+        }
+        app = p->group->app;
+        if (app->timeout <= 0) {
+            continue;
+        }
+        wake = now + GRN_TIMEOUT_CHECK;
+
+        for (t = 0; t < p->group->threads && t < GRN_SB_THREADS; t++) {
+            since = grn_scoreboard[i].busy_since[t];
+            if (since == 0 || now - since <= app->timeout) {
+                continue;
+            }
+            grn_log_error(GRN_LOG_ERR, p->cycle->log, 0,
+                          "app \"%.*s\": worker process %d has run a request for %.1fs, over "
+                          "its timeout of %gs; its threads' tracebacks follow, then it is "
+                          "replaced", (int) app->name.len, app->name.data, (int) p->pid,
+                          (double) (now - since) / 1000, (double) app->timeout / 1000);
+            kill(p->pid, SIGUSR2);
+            p->stopping = 1;
+            p->kill_at = now + GRN_TIMEOUT_DUMP_WAIT;
+            break;
+        }
+    }
+    return wake;
+}
 
 static grn_uint_t
 grn_master_live_processes(void)
@@ -58,7 +106,9 @@ grn_master_process(grn_cycle_t *cycle)
     struct pollfd   fds[GRN_MAX_PROCESSES];
     struct timespec ts;
 
-    if (grn_signals_init_master(cycle->log, &wait_mask) != GRN_OK) {
+    if (grn_signals_init_master(cycle->log, &wait_mask) != GRN_OK
+        || grn_scoreboard_init(GRN_MAX_PROCESSES, cycle->log) != GRN_OK)
+    {
         return 1;
     }
 
@@ -157,8 +207,9 @@ grn_master_process(grn_cycle_t *cycle)
             grn_master_reconcile(cycle, now);
         }
 
+        wake = grn_master_check_timeouts(now);
+
         /* Workers that outstay their grace period are killed. */
-        wake = -1;
         for (i = 0; i < grn_nprocesses; i++) {
             grn_process_t  *p = &grn_processes[i];
 

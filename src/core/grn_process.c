@@ -4,6 +4,7 @@
 
 #include "grn_core.h"
 #include "grn_process.h"
+#include "grn_scoreboard.h"
 
 grn_process_t          grn_processes[GRN_MAX_PROCESSES];
 grn_uint_t             grn_nprocesses;
@@ -97,6 +98,7 @@ grn_signals_init_worker(grn_log_t *log, sigset_t *wait_mask)
     sigset_t          set;
     struct sigaction  sa;
 
+    /* SIGUSR2 stays ignored in a C-only worker; an app worker's Python takes it over. */
     static const int  ignored[] = { SIGHUP, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU, SIGPIPE };
     static const int  handled[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
 
@@ -154,6 +156,10 @@ grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now)
         return GRN_ERROR;
     }
 
+    if (grn_scoreboard) {
+        memset((void *) &grn_scoreboard[slot], 0, sizeof(grn_sb_slot_t));
+    }
+
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
         grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "socketpair() failed");
         return GRN_ERROR;
@@ -177,6 +183,7 @@ grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now)
             }
         }
         close(pair[0]);
+        grn_sb_self = grn_scoreboard ? &grn_scoreboard[slot] : NULL;
         grn_worker_process(cycle, group, pair[1]);
     }
 

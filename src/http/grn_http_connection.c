@@ -12,6 +12,7 @@
 #include "grn_core.h"
 #include "grn_http.h"
 #include "grn_py.h"
+#include "grn_scoreboard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -810,7 +811,9 @@ grn_http_next_chunk(grn_http_conn_t *hc)
 
     grn_http_set_nodelay(hc);
     r->response.body_len = 0;
+    grn_sb_busy(grn_log_tid, hc->worker->loop->now);
     rc = grn_py_next(r);
+    grn_sb_idle(grn_log_tid);
     if (rc == GRN_ERROR) {
         /* The headers are out: all that is left to say is that the body is incomplete. */
         grn_http_close(hc);

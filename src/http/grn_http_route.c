@@ -12,6 +12,7 @@
 #include "grn_core.h"
 #include "grn_http.h"
 #include "grn_py.h"
+#include "grn_scoreboard.h"
 
 static grn_flag_t
 grn_http_regex_match(pcre2_code *re, const char *data, size_t len)
@@ -251,7 +252,9 @@ grn_http_handle_request(grn_http_conn_t *hc)
             rc = grn_http_error_page(r, 502);
             break;
         }
+        grn_sb_busy(grn_log_tid, hc->worker->loop->now);
         rc = grn_py_call(r);
+        grn_sb_idle(grn_log_tid);
         if (rc == GRN_AGAIN) {
             rc = GRN_OK;                      /* a streaming response: it has begun */
         } else if (rc != GRN_OK) {

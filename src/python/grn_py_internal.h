@@ -17,6 +17,7 @@
 #include <Python.h>
 
 #include <ctype.h>
+#include <signal.h>
 
 #include "grn_core.h"
 #include "grn_py.h"

@@ -285,6 +285,30 @@ grn_py_call_factory(PyObject *factory, grn_str_t *args)
     return res;
 }
 
+/*
+ * The master sends SIGUSR2 to a worker whose request overran the app's `timeout`, just before
+ * it kills it. faulthandler writes every thread's traceback from the signal handler itself, so
+ * it works while the stuck thread holds the GIL: the error log shows where the request was.
+ */
+static grn_int_t
+grn_py_register_timeout_dump(void)
+{
+    int        fd = grn_py.log->fd >= 0 ? grn_py.log->fd : STDERR_FILENO;
+    PyObject  *fh, *res;
+
+    fh = PyImport_ImportModule("faulthandler");
+    if (fh == NULL) {
+        return GRN_ERROR;
+    }
+    res = PyObject_CallMethod(fh, "register", "iiii", SIGUSR2, fd, 1, 0);
+    Py_DECREF(fh);
+    if (res == NULL) {
+        return GRN_ERROR;
+    }
+    Py_DECREF(res);
+    return GRN_OK;
+}
+
 /* Imports the module, resolves the (dotted) callable, calls the factory; a new reference. */
 static PyObject *
 grn_py_load(grn_app_conf_t *app)
@@ -392,6 +416,10 @@ grn_py_init(grn_cycle_t *cycle, grn_app_conf_t *app)
 
     t->tstate = PyThreadState_Get();
     grn_py_thread = t;
+
+    if (grn_py_register_timeout_dump() != GRN_OK) {
+        grn_py_log_exception(GRN_LOG_WARN, "cannot register the timeout traceback dump");
+    }
 
     grn_log_error(GRN_LOG_INFO, grn_py.log, 0, "app \"%.*s\": loaded \"%.*s\" with Python %s",
                   (int) app->name.len, app->name.data, (int) app->wsgi.len, app->wsgi.data,

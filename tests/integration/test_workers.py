@@ -146,3 +146,25 @@ def test_max_requests_recycles_workers_without_failing_a_request(greenc_factory)
     assert len(runs) >= 4, f"workers were not recycled: {runs}"
     assert all(5 <= n <= 7 for n in runs[:-1]), runs
     g.wait_log("retiring after")
+
+
+def test_request_over_timeout_logs_its_traceback_and_replaces_the_worker(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1, extra="timeout 1s;"))
+    g.start()
+    [old] = g.wait_workers(1)
+    start = time.monotonic()
+    try:
+        g.get("/sleep?t=10", timeout=8 * SLOW)
+    except OSError:
+        pass                                   # the stuck worker is killed mid-request
+    assert time.monotonic() - start < 6 * SLOW
+    g.wait_log("over its timeout of 1s")
+    log = wait_for(lambda: (lambda t: t if 'in _app' in t or "time.sleep" in t
+                            or "in application" in t else None)(g.log_text()),
+                   5 * SLOW, what="the stuck request's traceback")
+    assert "(most recent call first)" in log   # faulthandler's dump of the worker's threads
+    new = wait_for(lambda: (lambda p: p if p and p != [old] else None)(g.worker_pids()),
+                   10 * SLOW, what="a replacement worker")
+    assert old not in new
+    assert g.get("/").status == 200
