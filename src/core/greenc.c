@@ -322,6 +322,7 @@ main(int argc, char **argv)
     char            *conf_path, *prefix_path, *dir;
     grn_str_t        conf_file, prefix, conf_param;
     grn_uint_t       i;
+    grn_flag_t       inherited;
     grn_log_t       *log;
     grn_cycle_t     *cycle;
     grn_options_t    o;
@@ -329,6 +330,7 @@ main(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     log = grn_log_init();
+    grn_upgrade_save_argv(argv);
 
     if (grn_get_options(argc, argv, &o) != GRN_OK) {
         return 1;
@@ -434,11 +436,15 @@ main(int argc, char **argv)
         cycle->log->next = log;
     }
 
-    if (grn_cycle_open_listening(cycle) != GRN_OK) {
+    inherited = grn_upgrade_inherited();
+    if (grn_upgrade_adopt(cycle, cycle->log) != GRN_OK
+        || grn_cycle_open_listening(cycle) != GRN_OK)
+    {
         return 1;
     }
 
-    if (cycle->core->daemon && grn_daemonize(cycle->log) != GRN_OK) {
+    /* A master started by an upgrade is already where its parent put it (as in nginx). */
+    if (cycle->core->daemon && !inherited && grn_daemonize(cycle->log) != GRN_OK) {
         return 1;
     }
 

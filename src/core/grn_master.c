@@ -168,8 +168,9 @@ grn_master_process(grn_cycle_t *cycle)
 
         if (grn_sig_upgrade) {
             grn_sig_upgrade = 0;
-            grn_log_error(GRN_LOG_WARN, cycle->log, 0,
-                          "USR2 (binary upgrade) is not supported by this version; ignored");
+            if (!grn_exiting) {
+                grn_upgrade_start(cycle);
+            }
         }
 
         if (grn_sig_noaccept) {
@@ -267,9 +268,9 @@ grn_master_process(grn_cycle_t *cycle)
         }
     }
 
-    if (unlink(cycle->core->pid.data) == -1 && errno != ENOENT) {
+    if (unlink(grn_upgrade_pid_path(cycle)) == -1 && errno != ENOENT) {
         grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "unlink() \"%s\" failed",
-                      cycle->core->pid.data);
+                      grn_upgrade_pid_path(cycle));
     }
     grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "exit");
 
@@ -354,6 +355,11 @@ grn_master_reap(grn_cycle_t *cycle, grn_msec_t now)
                 grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "waitpid() failed");
             }
             return;
+        }
+
+        if (pid == grn_upgrade_new_master()) {
+            grn_upgrade_reaped(cycle, status);
+            continue;
         }
 
         p = NULL;

@@ -65,6 +65,16 @@ void grn_process_signal(grn_process_t *p, int signo, grn_msec_t now, grn_msec_t 
 /* Parses "stop", "quit", "reload", "reopen" for -s; 0 when unknown. */
 int grn_signal_by_name(const char *name);
 
+/* grn_upgrade.c: binary upgrade (USR2). */
+void grn_upgrade_save_argv(char **argv);
+void grn_upgrade_start(grn_cycle_t *cycle);
+pid_t grn_upgrade_new_master(void);
+void grn_upgrade_reaped(grn_cycle_t *cycle, int status);
+const char *grn_upgrade_pid_path(grn_cycle_t *cycle);
+/* A master started by an upgrade adopts the listening sockets named in GREENC. */
+grn_int_t grn_upgrade_adopt(grn_cycle_t *cycle, grn_log_t *log);
+grn_flag_t grn_upgrade_inherited(void);
+
 /* The worker process: never returns. */
 void grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     __attribute__((noreturn));

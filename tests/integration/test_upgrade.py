@@ -1,0 +1,102 @@
+"""Binary upgrade on USR2, the nginx procedure: the pid file becomes .oldbin, the
+new master adopts the listening sockets, both generations serve, WINCH drains
+the old workers, QUIT on the old master commits, HUP on the old master plus
+QUIT on the new one rolls back, a failed exec gives the pid file back."""
+
+import os
+import shutil
+import signal
+import time
+
+import harness
+from harness import SLOW, RequestLoop, pid_alive, wait_for
+
+
+def _read_pid(path):
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _new_master(g):
+    oldbin = g.pid_file.with_name(g.pid_file.name + ".oldbin")
+    wait_for(lambda: oldbin.exists() and _read_pid(g.pid_file) not in (None, g.pid),
+             10 * SLOW, what="the new master's pid file next to .oldbin")
+    assert _read_pid(oldbin) == g.pid
+    return _read_pid(g.pid_file), oldbin
+
+
+def _stop_new(pid):
+    if pid and pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not pid_alive(pid), 10 * SLOW, what="the new master to exit")
+
+
+def test_usr2_then_winch_and_quit_upgrades_without_a_failed_request(greenc):
+    old_workers = greenc.wait_workers(2)
+    loop = RequestLoop(greenc, "/pid", limit=30 * SLOW)
+    loop.start()
+    new_pid = None
+    try:
+        time.sleep(0.2)
+        greenc.send_signal(signal.SIGUSR2)
+        new_pid, oldbin = _new_master(greenc)
+        new_workers = wait_for(lambda: (lambda p: p if len(p) == 2 else None)(
+            harness.children_of(new_pid)), 10 * SLOW, what="the new master's workers")
+        greenc.send_signal(signal.SIGWINCH)
+        wait_for(lambda: not any(pid_alive(p) for p in old_workers), 10 * SLOW,
+                 what="the old workers to drain")
+        greenc.send_signal(signal.SIGQUIT)
+        greenc.wait_exit(timeout=10 * SLOW)
+        assert not oldbin.exists()
+        assert _read_pid(greenc.pid_file) == new_pid
+        time.sleep(0.3)
+        results = loop.stop()
+        assert results and loop.failures() == [], loop.failures()[:5]
+        served = {int(greenc.get("/pid").text) for _ in range(6)}
+        assert served <= set(new_workers)
+    finally:
+        loop.stop()
+        _stop_new(new_pid)
+
+
+def test_hup_on_old_master_and_quit_on_new_rolls_back(greenc):
+    old_workers = greenc.wait_workers(2)
+    greenc.send_signal(signal.SIGUSR2)
+    new_pid, oldbin = _new_master(greenc)
+
+    def old_masters_workers():                 # the new master is a child of the old one too
+        return [p for p in harness.children_of(greenc.pid) if p != new_pid]
+
+    try:
+        greenc.send_signal(signal.SIGWINCH)
+        wait_for(lambda: not any(pid_alive(p) for p in old_workers), 10 * SLOW,
+                 what="old workers drained")
+        assert old_masters_workers() == []
+        greenc.send_signal(signal.SIGHUP)          # rollback step 1: old workers come back
+        wait_for(lambda: len(old_masters_workers()) == 2, 10 * SLOW,
+                 what="the old master's workers back")
+        os.kill(new_pid, signal.SIGQUIT)           # rollback step 2: the new master goes
+        wait_for(lambda: not pid_alive(new_pid), 10 * SLOW, what="the new master to exit")
+        wait_for(lambda: _read_pid(greenc.pid_file) == greenc.pid, 10 * SLOW,
+                 what="the pid file back to the old master")
+        assert not oldbin.exists()
+        assert greenc.get("/").status == 200
+    finally:
+        _stop_new(new_pid)
+
+
+def test_failed_exec_keeps_the_old_master_and_its_pid_file(greenc_factory, tmp_path,
+                                                           monkeypatch):
+    binary = tmp_path / "greenc-copy"
+    shutil.copy(harness.GREENC_BIN, binary)
+    monkeypatch.setattr(harness, "GREENC_BIN", str(binary))
+    g = greenc_factory()
+    g.start()
+    binary.unlink()                                # the next exec finds nothing
+    g.send_signal(signal.SIGUSR2)
+    g.wait_log("execv(")
+    wait_for(lambda: _read_pid(g.pid_file) == g.pid, 10 * SLOW, what="the pid file back")
+    assert not g.pid_file.with_name(g.pid_file.name + ".oldbin").exists()
+    assert g.get("/").status == 200
