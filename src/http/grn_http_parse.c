@@ -33,11 +33,13 @@
 #define GRN_HTTP_MAX_HEADERS   100     /* header and trailer fields of one request */
 #define GRN_HTTP_TRAILER_NAME  20      /* longest trailer name compared with the forbidden */
 
-/* Trailer fields refused (RFC 9110 6.5.1): framing, routing, and content processing. */
+/*
+ * Trailer fields refused (RFC 9110 6.5.1): those of framing, routing and connection control,
+ * which would say something else about the message than its head did. Others are dropped.
+ */
 static const char  *grn_http_forbidden_trailers[] = {
-    "content-length", "transfer-encoding", "host", "trailer", "content-type",
-    "content-encoding", "content-range", "connection", "expect", "te", "upgrade",
-    "keep-alive", "authorization", "cookie", "range", NULL
+    "content-length", "transfer-encoding", "host", "trailer", "connection", "keep-alive",
+    "te", "upgrade", "expect", NULL
 };
 
 /*
@@ -162,11 +164,31 @@ grn_http_on_version(llhttp_t *p, const char *at, size_t len)
             return grn_http_refuse(hc, 400, "sent a request line for a protocol other than "
                                    "HTTP");
         }
-        hc->r->protocol.data = (char *) at - 5;
-        hc->r->protocol.len = 5;
+        /* Not a span: the head buffer may still grow (and move). The version comes later. */
+        grn_str_set(&hc->r->protocol, "HTTP/1.1");
     }
-    hc->r->protocol.len += len;
     hc->head_end = (size_t) (at + len - hc->buf);
+    return 0;
+}
+
+/* The size of one header buffer: no line of the head may be longer (nginx's semantics). */
+static size_t
+grn_http_line_limit(grn_http_conn_t *hc)
+{
+    grn_http_addr_t  *addr = hc->c.listening->servers;
+
+    return addr->default_server->large_client_header_buffer_size;
+}
+
+static int
+grn_http_on_version_complete(llhttp_t *p)
+{
+    grn_http_conn_t  *hc = p->data;
+
+    /* The buffer may have grown past one buffer's size before the line ended. */
+    if (hc->head_end - (size_t) (hc->r->method.data - hc->buf) + 2 > grn_http_line_limit(hc)) {
+        return grn_http_refuse(hc, 414, "sent a request line longer than a header buffer");
+    }
     return 0;
 }
 
@@ -221,8 +243,8 @@ grn_http_on_trailer_complete(grn_http_conn_t *hc)
     for (name = grn_http_forbidden_trailers; *name; name++) {
         if (hc->field.len == strlen(*name) && memcmp(hc->field.data, *name, hc->field.len) == 0)
         {
-            return grn_http_refuse(hc, 400, "sent a trailer field that is not allowed in "
-                                   "trailers (framing, routing or content metadata)");
+            return grn_http_refuse(hc, 400, "sent a framing or routing field (Content-Length, "
+                                   "Host, ...) as a trailer");
         }
     }
     hc->field.data = NULL;
@@ -314,6 +336,10 @@ grn_http_on_header_value_complete(llhttp_t *p)
         return grn_http_refuse(hc, 400, "sent a header field with an empty name");
     }
 
+    if (hc->head_end - (size_t) (hc->field.data - hc->buf) + 2 > grn_http_line_limit(hc)) {
+        return grn_http_refuse(hc, 431, "sent a header line longer than a header buffer");
+    }
+
     /*
      * llhttp strict mode accepts obs-fold (a line starting with SP or HTAB continues the
      * value) and reports the value with the line break in it: RFC 9112 5.2 lets a server
@@ -339,6 +365,12 @@ grn_http_on_header_value_complete(llhttp_t *p)
         h->value.data = hc->field.data + hc->field.len;
         h->value.len = 0;
     }
+    /* RFC 9112 5: OWS around the value is not part of it; llhttp drops only the leading. */
+    while (h->value.len
+           && (h->value.data[h->value.len - 1] == ' ' || h->value.data[h->value.len - 1] == '\t'))
+    {
+        h->value.len--;
+    }
     hc->field.data = NULL;
     hc->value.data = NULL;
 
@@ -355,6 +387,15 @@ grn_http_on_header_value_complete(llhttp_t *p)
             r->host = h->value;
         }
         break;
+    case 17:
+        /*
+         * llhttp 8.1 lets an empty Transfer-Encoding through without noting it, so it would
+         * pass next to a Content-Length (one head, two framings): refuse it.
+         */
+        if (h->value.len == 0 && strncasecmp(h->name.data, "transfer-encoding", 17) == 0) {
+            return grn_http_refuse(hc, 400, "sent an empty Transfer-Encoding header");
+        }
+        break;
     case 12:
         if (strncasecmp(h->name.data, "content-type", 12) == 0) {
             /* CONTENT_TYPE holds one value: a second one would be read two ways. */
@@ -368,6 +409,14 @@ grn_http_on_header_value_complete(llhttp_t *p)
 
     return 0;
 }
+
+/*
+ * "OPTIONS *" asks about the server, not a resource: it goes to the location that serves "/",
+ * whose app sees PATH_INFO "*".
+ */
+static grn_str_t  grn_http_root = grn_string("/");
+
+#define grn_http_asterisk(r)  ((r)->path.len == 1 && (r)->path.data[0] == '*')
 
 /* Refuses a declared or chunk-announced body over the location's limit. */
 static int
@@ -434,7 +483,7 @@ grn_http_on_headers_complete(llhttp_t *p)
     if (grn_http_parse_target(r) != GRN_OK) {
         return grn_http_refuse(hc, 400, "sent an invalid request target");
     }
-    if (r->path.len == 1 && r->path.data[0] == '*' && p->method != HTTP_OPTIONS) {
+    if (grn_http_asterisk(r) && p->method != HTTP_OPTIONS) {
         /* RFC 9112 3.2.4: the asterisk form is for OPTIONS only. */
         return grn_http_refuse(hc, 400, "sent the target \"*\" with a method other than "
                                "OPTIONS");
@@ -452,7 +501,8 @@ grn_http_on_headers_complete(llhttp_t *p)
 
     name = r->server_name;
     srv = grn_http_find_server(hc->c.listening->servers, &name);
-    r->loc = grn_http_find_location(srv, &r->path);
+    r->loc = grn_http_asterisk(r) ? grn_http_find_location(srv, &grn_http_root)
+                                  : grn_http_find_location(srv, &r->path);
 
     return grn_http_check_body_size(hc, r->content_length);
 }
@@ -511,6 +561,7 @@ const llhttp_settings_t  grn_http_parser_settings = {
     .on_url = grn_http_on_url,
     .on_url_complete = grn_http_on_url_complete,
     .on_version = grn_http_on_version,
+    .on_version_complete = grn_http_on_version_complete,
     .on_header_field = grn_http_on_header_field,
     .on_header_value = grn_http_on_header_value,
     .on_header_value_complete = grn_http_on_header_value_complete,
@@ -662,7 +713,8 @@ grn_http_process_head(grn_http_conn_t *hc)
     }
 
     if (r->loc == NULL) {
-        r->loc = grn_http_find_location(srv, &r->path);
+        r->loc = grn_http_asterisk(r) ? grn_http_find_location(srv, &grn_http_root)
+                                      : grn_http_find_location(srv, &r->path);
     }
 
     return GRN_OK;
