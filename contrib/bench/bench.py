@@ -1,8 +1,13 @@
 #!/usr/bin/python3
 """greenc benchmark: greenc against Gunicorn (sync, gthread) and uWSGI.
 
-Same hello-world WSGI app (apps/hello.py) for every server, 2 worker
-processes each, loopback only.  The server (all its processes) is pinned to
+Same WSGI app for every server in a workload (apps/hello.py for hello world,
+apps/bench_app.py and apps/flask_hello.py for the others), 2 worker
+processes each, loopback only.  Workloads: hello keep-alive and
+`Connection: close`, 100 KB responses, 1 MB uploads, 1 MB wsgi.file_wrapper
+downloads, Flask hello world, a streaming generator, 4 threads per worker,
+10,000 idle keep-alive connections (memory per connection) and a starvation
+probe (fresh connections while 50 keep-alive clients hammer).  The server (all its processes) is pinned to
 CPU 0, wrk to CPU 1.  Runs are interleaved (run 1: every workload, every
 server; run 2: ...) and the median over runs is reported.
 
@@ -16,23 +21,31 @@ Figures per server and workload:
   worker RSS  VmRSS of the largest direct child of the master after the run
   errors      wrk socket errors (connect/read/write/timeout) + non-2xx/3xx
               responses, summed over runs
+plus, for idle10k, the worker's RSS without and with the idle connections
+and the bytes per idle connection, and for starvation the p50/max latency
+of the fresh-connection probes.
 
 Stdlib only; run with Debian's /usr/bin/python3.  See README.md.
 """
 
 import argparse
+import errno
 import http.client
 import json
 import os
 import platform
 import re
+import resource
+import selectors
 import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,7 +55,54 @@ GREENC = os.path.join(ROOT, "objs", "greenc")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ALL_SERVERS = ["greenc", "gunicorn-sync", "gunicorn-gthread", "uwsgi"]
-ALL_WORKLOADS = ["keepalive", "close"]
+
+FILE_SIZE = 1 << 20            # file1m: the file served through wsgi.file_wrapper
+UPLOAD_SIZE = 1 << 20          # upload1m: the POST body
+IDLE_CONNS = 10000             # idle10k: idle keep-alive connections held open
+IDLE_OPEN_TIMEOUT = 60.0       # idle10k: at most this long to open them all
+PROBES = 20                    # starvation: fresh Connection: close requests
+PROBE_GAP = 0.05               # starvation: pause between two probes, s
+PROBE_START = 0.5              # starvation: first probe this long after wrk starts
+PROBE_TIMEOUT = 5.0            # starvation: a probe slower than this counts as failed
+HELLO = b"Hello world!\n"
+
+# Each workload: the app (module:callable, same for every server), the request
+# wrk sends, the servers it makes sense for, the workers/threads, a check of
+# one response before measuring, the kind of measurement, and "long": measured
+# with the full --duration (the others default to SHORT_DURATION in a full run,
+# which keeps the default run under 20 minutes).
+WORKLOADS = {
+    "keepalive": dict(app="hello:application", path="/", long=True,
+                      desc="hello world, HTTP/1.1 keep-alive, 50 connections"),
+    "close": dict(app="hello:application", path="/", long=True,
+                  headers=["Connection: close"],
+                  desc="hello world, `Connection: close` (connect, accept, close per request)"),
+    "resp100k": dict(app="bench_app:application", path="/100k", check_len=102400,
+                     desc="100 KB response body (one bytes object, Content-Length)"),
+    "upload1m": dict(app="bench_app:application", path="/upload", method="POST",
+                     lua="upload", check_body=str(UPLOAD_SIZE).encode(),
+                     desc="1 MB POST body read fully by the app, which answers its length"),
+    "file1m": dict(app="bench_app:application", path="/file", check_len=FILE_SIZE,
+                   desc="1 MB file through environ['wsgi.file_wrapper']"),
+    "flask": dict(app="flask_hello:application", path="/", check_body=HELLO,
+                  desc="Flask hello world (Debian's python3-flask)"),
+    "stream": dict(app="bench_app:application", path="/stream", check_len=100 * 100,
+                   desc="generator of 100 chunks of 100 bytes, no Content-Length"),
+    "threads4": dict(app="hello:application", path="/", threads=4,
+                     servers=["greenc", "gunicorn-gthread", "uwsgi"],
+                     desc="hello world, keep-alive, 2 workers x 4 threads"),
+    "idle10k": dict(app="hello:application", path="/", workers=1, kind="idle",
+                    servers=["greenc"],
+                    desc="hello world keep-alive with %d idle keep-alive connections "
+                         "held open, 1 worker" % IDLE_CONNS),
+    "starvation": dict(app="hello:application", path="/", kind="starvation",
+                       desc="%d fresh `Connection: close` requests, one after another, "
+                            "while wrk -c50 keep-alive hammers" % PROBES),
+}
+ALL_WORKLOADS = list(WORKLOADS)
+LONG_DURATION = 10            # default wrk seconds for keepalive and close
+SHORT_DURATION = 5             # default wrk seconds for the workloads not "long"
+QUICK_DURATION = 2             # --quick: wrk seconds for every workload
 READY_TIMEOUT = 20.0
 STOP_GRACE = 5.0
 WARMUP_S = 1
@@ -162,7 +222,11 @@ def server_env():
     for k in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
         env.pop(k, None)
     env["PYTHONDONTWRITEBYTECODE"] = "1"     # keep apps/ free of __pycache__
+    env["GREENC_BENCH_FILE"] = BENCH_FILE    # the file1m workload's file
     return env
+
+
+BENCH_FILE = ""     # set in main(): TMP/file1m.bin
 
 
 # ------------------------------------------------------------------ build ---
@@ -225,45 +289,88 @@ def build_greenc(tmp):
 
 # ---------------------------------------------------------------- servers ---
 
-def server_command(name, port, tmp):
+def greenc_conf(workload, bind, tmp):
+    """The whole greenc configuration for a workload (one app, one server)."""
+    wl = WORKLOADS[workload]
+    main = ['daemon off;',
+            'pid "%s/greenc.pid";' % tmp,
+            'error_log "%s/error.log" warn;' % tmp]
+    app = ['wsgi %s;' % wl["app"],
+           'python_path "%s";' % APPS_DIR,
+           'workers %d;' % wl.get("workers", 2)]
+    http = ['access_log off;']
+    if wl.get("threads"):
+        app.append('threads %d;' % wl["threads"])
+    if workload == "upload1m":
+        http.append('client_max_body_size 8m;')
+    if workload == "idle10k":
+        main.append('worker_connections 20000;')
+        app.append('limit_nofile %d;' % greenc_nofile())
+        http.append('keepalive_timeout 600s;')   # the idle connections must survive the run
+    return ('%s\napp bench { %s }\nhttp { %s server { listen %s; location / { pass bench; } } }\n'
+            % ("\n".join(main), " ".join(app), " ".join(http), bind))
+
+
+GREENC_NOFILE = 30000      # idle10k: greenc's limit_nofile, if the hard limit allows
+
+
+def greenc_nofile():
+    """limit_nofile for greenc's idle10k worker: 30000, or the hard RLIMIT_NOFILE this
+    process (and so greenc) has when it cannot be raised (no CAP_SYS_RESOURCE in a
+    container): greenc sets soft = hard = limit_nofile and cannot go above it either."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= GREENC_NOFILE:
+        return GREENC_NOFILE
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, GREENC_NOFILE))
+        return GREENC_NOFILE
+    except (ValueError, OSError):
+        pass
+    if hard < IDLE_CONNS + 1000:
+        raise RuntimeError("RLIMIT_NOFILE hard limit %d: too low for %d idle connections"
+                           % (hard, IDLE_CONNS))
+    return hard
+
+
+def server_command(name, port, tmp, workload="keepalive"):
     """(argv, stop_signal) for a server, or raise LookupError(reason)."""
     bind = "127.0.0.1:%d" % port
+    wl = WORKLOADS[workload]
+    module, callable_ = wl["app"].split(":")
+    workers = str(wl.get("workers", 2))
     if name == "greenc":
         conf = os.path.join(tmp, "greenc.conf")
         with open(conf, "w") as f:
-            f.write(
-                'daemon off;\n'
-                'pid "{tmp}/greenc.pid";\n'
-                'error_log "{tmp}/error.log" warn;\n'
-                'app hello {{ wsgi hello:application; python_path "{apps}"; workers 2; }}\n'
-                'http {{ access_log off; server {{ listen {bind}; location / {{ pass hello; }} }} }}\n'
-                .format(tmp=tmp, apps=APPS_DIR, bind=bind))
+            f.write(greenc_conf(workload, bind, tmp))
         return [GREENC, "-c", conf], signal.SIGTERM
     if name in ("gunicorn-sync", "gunicorn-gthread"):
         if not os.access("/usr/bin/gunicorn", os.X_OK):
             raise LookupError("/usr/bin/gunicorn missing: apt-get install gunicorn")
-        argv = ["/usr/bin/gunicorn", "-w", "2", "-b", bind, "--chdir", APPS_DIR]
+        argv = ["/usr/bin/gunicorn", "-w", workers, "-b", bind, "--chdir", APPS_DIR]
         if name == "gunicorn-gthread":
-            argv += ["-k", "gthread", "--threads", "4"]
-        return argv + ["hello:application"], signal.SIGTERM
+            argv += ["-k", "gthread", "--threads", str(wl.get("threads", 4))]
+        return argv + [wl["app"]], signal.SIGTERM
     if name == "uwsgi":
         if not os.access("/usr/bin/uwsgi", os.X_OK):
             raise LookupError("/usr/bin/uwsgi missing: apt-get install uwsgi uwsgi-plugin-python3")
         if not os.path.exists(os.path.join(UWSGI_PLUGIN_DIR, "python3_plugin.so")):
             raise LookupError("uWSGI python3 plugin missing: apt-get install uwsgi-plugin-python3")
         argv = ["/usr/bin/uwsgi", "--plugin", "python3", "--http-socket", bind, "--master",
-                "--processes", "2", "--wsgi-file", os.path.join(APPS_DIR, "hello.py"),
-                "--disable-logging"]
+                "--processes", workers, "--wsgi-file", os.path.join(APPS_DIR, module + ".py"),
+                "--callable", callable_, "--disable-logging"]
+        if wl.get("threads"):
+            argv += ["--threads", str(wl["threads"])]
         # uWSGI treats TERM as "reload"; INT/QUIT stop it.
         return argv, signal.SIGINT
     raise LookupError("unknown server %r" % name)
 
 
 class Server:
-    def __init__(self, name, tmp, pin):
+    def __init__(self, name, tmp, pin, workload):
         self.name, self.tmp, self.pin = name, tmp, pin
+        self.workload = workload
         self.port = free_port()
-        self.argv, self.stop_sig = server_command(name, self.port, tmp)
+        self.argv, self.stop_sig = server_command(name, self.port, tmp, workload)
         self.logpath = os.path.join(tmp, "%s.log" % name)
         self.proc = None
 
@@ -297,6 +404,30 @@ class Server:
                 last = repr(e)
             time.sleep(0.1)
         raise RuntimeError("%s not ready after %.0f s (%s)" % (self.name, READY_TIMEOUT, last))
+
+    def check_workload(self):
+        """One request of the workload, checked, before anything is measured."""
+        wl = WORKLOADS[self.workload]
+        method = wl.get("method", "GET")
+        body = b"u" * UPLOAD_SIZE if method == "POST" else None
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            c.request(method, wl["path"], body=body,
+                      headers={"Content-Type": "application/octet-stream"} if body else {})
+            r = c.getresponse()
+            data = r.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise RuntimeError("%s %s: %r" % (method, wl["path"], e))
+        finally:
+            c.close()
+        want_len = wl.get("check_len")
+        want_body = wl.get("check_body", HELLO if wl["path"] == "/" else None)
+        if (r.status != 200 or (want_len is not None and len(data) != want_len)
+                or (want_body is not None and data != want_body)):
+            raise RuntimeError("%s %s: status %d, %d bytes %r... (expected 200, %s)"
+                               % (method, wl["path"], r.status, len(data), data[:40],
+                                  "%d bytes" % want_len if want_len is not None
+                                  else repr(want_body)))
 
     def stop(self):
         if self.proc is None:
@@ -337,12 +468,23 @@ class Server:
 
 # -------------------------------------------------------------------- wrk ---
 
-def wrk_argv(workload, duration, port, pin):
+def wrk_argv(workload, duration, port, pin, tmp=""):
+    wl = WORKLOADS[workload]
     argv = (["taskset", "-c", "1"] if pin else []) + [
         "wrk", "-t1", "-c50", "-d%ds" % duration, "--latency"]
-    if workload == "close":
-        argv += ["-H", "Connection: close"]
-    return argv + ["http://127.0.0.1:%d/" % port]
+    for h in wl.get("headers", ()):
+        argv += ["-H", h]
+    if wl.get("lua"):
+        argv += ["-s", os.path.join(tmp or "TMP", wl["lua"] + ".lua")]
+    return argv + ["http://127.0.0.1:%d%s" % (port, wl["path"])]
+
+
+def write_lua_scripts(tmp):
+    # a 1 MB POST body for upload1m; wrk adds Content-Length itself
+    with open(os.path.join(tmp, "upload.lua"), "w") as f:
+        f.write('wrk.method = "POST"\n'
+                'wrk.headers["Content-Type"] = "application/octet-stream"\n'
+                'wrk.body = string.rep("u", %d)\n' % UPLOAD_SIZE)
 
 
 def shell_quote(argv):
@@ -406,27 +548,237 @@ def affinity_note(root, pin):
     return "" if not bad else " (WARNING: pids %s not pinned to CPU 0)" % bad
 
 
+def worker_rss(root):
+    """(pid, VmRSS kB) of the largest direct child of the master, or (None, None)."""
+    best = (None, None)
+    for pid in direct_children(root):
+        kb = vm_rss_kb(pid)
+        if kb and (best[1] is None or kb > best[1]):
+            best = (pid, kb)
+    return best
+
+
+# ----------------------------------------------------------- idle clients ---
+
+IDLE_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+IDLE_WINDOW = 200          # connections being opened at a time (listen backlogs)
+
+
+def raise_nofile(need):
+    """Raise this process's RLIMIT_NOFILE soft limit (and hard, if root) to need."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+            except (ValueError, OSError) as e:
+                raise RuntimeError("RLIMIT_NOFILE hard limit %d < %d and cannot be raised (%s)"
+                                   % (hard, need, e))
+        else:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+def response_complete(buf):
+    """True once buf holds a whole response with a Content-Length body."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    head = buf[:end].decode("latin-1")
+    if not re.match(r"HTTP/1\.1 200 ", head):
+        raise RuntimeError("idle connection: unexpected response %r" % head[:60])
+    m = re.search(r"\r\ncontent-length:\s*(\d+)", head, re.I)
+    if not m:
+        raise RuntimeError("idle connection: no Content-Length in %r" % head[:200])
+    return len(buf) - end - 4 >= int(m.group(1))
+
+
+def open_idle(port, n, timeout):
+    """n keep-alive connections, each having sent one request and read its response."""
+    sel = selectors.DefaultSelector()
+    socks, done = [], []
+    started = pending = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while len(done) < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError("only %d of %d idle connections opened in %.0f s"
+                                   % (len(done), n, timeout))
+            while started < n and pending < IDLE_WINDOW:
+                sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sk)
+                sk.setblocking(False)
+                err = sk.connect_ex(("127.0.0.1", port))
+                if err not in (0, errno.EINPROGRESS):
+                    raise RuntimeError("idle connection %d: connect: %s"
+                                       % (started, os.strerror(err)))
+                sel.register(sk, selectors.EVENT_WRITE, [b""])
+                started += 1
+                pending += 1
+            for key, ev in sel.select(timeout=1.0):
+                sk, st = key.fileobj, key.data
+                if ev & selectors.EVENT_WRITE:
+                    err = sk.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        raise RuntimeError("idle connection: connect: %s" % os.strerror(err))
+                    sk.send(IDLE_REQUEST)       # 35 bytes: always fits
+                    sel.modify(sk, selectors.EVENT_READ, st)
+                    continue
+                data = sk.recv(65536)
+                if not data:
+                    raise RuntimeError("idle connection closed by the server after %d were open"
+                                       % len(done))
+                st[0] += data
+                if response_complete(st[0]):
+                    sel.unregister(sk)
+                    done.append(sk)
+                    pending -= 1
+        return done
+    except BaseException:
+        close_idle(socks)
+        raise
+    finally:
+        sel.close()
+
+
+def count_open(socks):
+    """How many of socks the server has not closed (nothing readable: no EOF, no data)."""
+    sel = selectors.DefaultSelector()
+    try:
+        for sk in socks:
+            sel.register(sk, selectors.EVENT_READ)
+        return len(socks) - len(sel.select(timeout=0))
+    finally:
+        sel.close()
+
+
+def close_idle(socks):
+    for sk in socks:
+        try:
+            # RST instead of FIN: no TIME_WAIT left holding 10,000 local ports
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        sk.close()
+    del socks[:]
+
+
+# ------------------------------------------------------------ starvation ---
+
+PROBE_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+def probe_once(port):
+    """(seconds, ok) of one fresh connection: connect, request, read to EOF."""
+    t0 = time.monotonic()
+    deadline = t0 + PROBE_TIMEOUT
+    buf = b""
+    sk = None
+    try:
+        sk = socket.create_connection(("127.0.0.1", port), timeout=PROBE_TIMEOUT)
+        sk.sendall(PROBE_REQUEST)
+        while True:
+            sk.settimeout(max(0.001, deadline - time.monotonic()))
+            data = sk.recv(65536)
+            if not data:
+                break
+            buf += data
+        ok = buf.startswith(b"HTTP/1.1 200 ") and buf.endswith(b"\r\n\r\n" + HELLO)
+    except OSError:
+        ok = False
+    finally:
+        if sk is not None:
+            sk.close()
+    return time.monotonic() - t0, ok
+
+
+def run_wrk_with_probes(argv, duration, port):
+    """wrk, and meanwhile PROBES fresh Connection: close requests one after another."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    probes = []
+    try:
+        time.sleep(PROBE_START)
+        while len(probes) < PROBES and p.poll() is None:
+            probes.append(probe_once(port))
+            time.sleep(PROBE_GAP)
+        out, _ = p.communicate(timeout=duration + 30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = out.decode("utf-8", "replace")
+    if p.returncode != 0:
+        raise RuntimeError("wrk exited %d:\n%s" % (p.returncode, text))
+    return text, probes
+
+
+# ---------------------------------------------------------------- measure ---
+
+def workload_duration(args, workload):
+    if args.duration:
+        d = args.duration
+    elif args.quick:
+        d = QUICK_DURATION
+    else:
+        d = LONG_DURATION if WORKLOADS[workload].get("long") else SHORT_DURATION
+    if WORKLOADS[workload].get("kind") == "starvation":
+        d = max(d, 3)       # room for PROBE_START + PROBES x (PROBE_GAP + latency)
+    return d
+
+
 def measure(name, workload, args, tmp, running):
-    srv = Server(name, tmp, args.pin)
+    wl = WORKLOADS[workload]
+    kind = wl.get("kind", "wrk")
+    duration = workload_duration(args, workload)
+    srv = Server(name, tmp, args.pin, workload)
     running.append(srv)
+    idle = []
     try:
         srv.start()
         srv.wait_ready()
+        srv.check_workload()
         # short unmeasured warm-up: every worker up, caches warm
-        run_wrk(wrk_argv(workload, WARMUP_S, srv.port, args.pin), WARMUP_S)
-        argv = wrk_argv(workload, args.duration, srv.port, args.pin)
+        if args.warmup:
+            run_wrk(wrk_argv(workload, args.warmup, srv.port, args.pin, tmp), args.warmup)
+        extra = {}
+        if kind == "idle":
+            raise_nofile(IDLE_CONNS + 200)
+            wpid, rss0 = worker_rss(srv.pid)
+            t0 = time.monotonic()
+            idle = open_idle(srv.port, IDLE_CONNS, IDLE_OPEN_TIMEOUT)
+            opened_s = time.monotonic() - t0
+            time.sleep(0.5)
+            rss1 = vm_rss_kb(wpid)
+            if rss0 is None or rss1 is None:
+                raise RuntimeError("worker %s gone while the idle connections were opened" % wpid)
+            extra = {"rss_noidle_mb": rss0 / 1024.0, "rss_idle_mb": rss1 / 1024.0,
+                     "bytes_per_idle": (rss1 - rss0) * 1024.0 / IDLE_CONNS,
+                     "idle_open_s": opened_s}
+        argv = wrk_argv(workload, duration, srv.port, args.pin, tmp)
         note = affinity_note(srv.pid, args.pin)
         cpu0, n0 = tree_cpu_us(srv.pid)
-        text = run_wrk(argv, args.duration)
+        if kind == "starvation":
+            text, probes = run_wrk_with_probes(argv, duration, srv.port)
+        else:
+            text = run_wrk(argv, duration)
         cpu1, n1 = tree_cpu_us(srv.pid)
         res = parse_wrk(text)
         if not res["requests"] or res["rps"] is None:
             raise RuntimeError("could not parse wrk output:\n" + text)
         res["cpu_us_per_req"] = (cpu1 - cpu0) / res["requests"]
-        rss = [vm_rss_kb(p) for p in direct_children(srv.pid)]
-        rss = [x for x in rss if x]
-        res["worker_rss_mb"] = max(rss) / 1024.0 if rss else None
+        res["worker_rss_mb"] = (worker_rss(srv.pid)[1] or 0) / 1024.0 or None
+        if kind == "idle":
+            extra["idle_kept"] = count_open(idle)
+        if kind == "starvation":
+            lat = [t * 1000.0 for t, _ in probes]
+            extra = {"probe_p50": statistics.median(lat) if lat else None,
+                     "probe_max": max(lat) if lat else None,
+                     "probe_fails": sum(1 for _, ok in probes if not ok),
+                     "probes": len(probes), "probe_ms": lat}
+            if len(probes) < PROBES:
+                note += " (only %d of %d probes done before wrk ended)" % (len(probes), PROBES)
+        res.update(extra)
         res["procs"] = n1
+        res["duration"] = duration
         res["wrk_cmd"] = shell_quote(argv)
         res["wrk_output"] = text
         res["note"] = note
@@ -435,6 +787,7 @@ def measure(name, workload, args, tmp, running):
         log(srv.log_tail())
         raise
     finally:
+        close_idle(idle)
         srv.stop()
         running.remove(srv)
 
@@ -450,12 +803,34 @@ def med(vals):
     return statistics.median(vals) if vals else None
 
 
+# extra columns of a kind of workload: (header, result key, format, aggregate over runs)
+EXTRA_COLUMNS = {
+    "idle": [("RSS 0 MB", "rss_noidle_mb", ".1f", "median"),
+             ("RSS idle MB", "rss_idle_mb", ".1f", "median"),
+             ("B/idle conn", "bytes_per_idle", ".0f", "median"),
+             ("idle kept", "idle_kept", "d", "min")],
+    "starvation": [("probe p50 ms", "probe_p50", ".2f", "median"),
+                   ("probe max ms", "probe_max", ".2f", "max"),
+                   ("probe fails", "probe_fails", "d", "sum")],
+}
+
+
+def aggregate(vals, how):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median, "min": min, "max": max, "sum": sum}[how](vals)
+
+
 def print_table(workload, servers, results):
+    wl = WORKLOADS[workload]
+    extra = EXTRA_COLUMNS.get(wl.get("kind"), [])
     log()
     log("== workload: %s  (median of %d run(s)) ==" % (
         workload, max((len(results.get((s, workload), [])) for s in servers), default=0)))
+    log("   %s" % wl["desc"])
     hdr = ("server", "req/s", "p50 ms", "p99 ms", "CPU us/req", "wkr RSS MB", "errors",
-           "greenc x rps", "CPU / greenc")
+           "greenc x rps", "CPU / greenc") + tuple(c[0] for c in extra)
     rows = []
     summary = {}
     for s in servers:
@@ -470,6 +845,8 @@ def print_table(workload, servers, results):
             "rss": med([r["worker_rss_mb"] for r in runs]),
             "errors": sum(r["errors"] for r in runs),
         }
+        for _, key, _, how in extra:
+            summary[s][key] = aggregate([r.get(key) for r in runs], how)
     notes = []
     for s in summary:
         runs = results[(s, workload)]
@@ -486,7 +863,8 @@ def print_table(workload, servers, results):
         cpu_ratio = (m["cpu"] / g["cpu"]) if g and g["cpu"] else None
         rows.append((s, fmt(m["rps"], ".0f"), fmt(m["p50"], ".2f"), fmt(m["p99"], ".2f"),
                      fmt(m["cpu"], ".1f"), fmt(m["rss"], ".1f"), str(m["errors"]),
-                     fmt(rps_ratio, ".2f"), fmt(cpu_ratio, ".2f")))
+                     fmt(rps_ratio, ".2f"), fmt(cpu_ratio, ".2f"))
+                    + tuple(fmt(m[key], f) for _, key, f, _ in extra))
     if not rows:
         log("  (no results)")
         return summary
@@ -539,8 +917,13 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
-                    help="1 run of 3 s per server and workload (smoke test)")
-    ap.add_argument("--duration", type=int, help="seconds per wrk run (default 10)")
+                    help="1 run of %d s per server and workload (smoke test)" % QUICK_DURATION)
+    ap.add_argument("--duration", type=int,
+                    help="seconds per wrk run, every workload (default %d for keepalive and "
+                         "close, %d for the others)" % (LONG_DURATION, SHORT_DURATION))
+    ap.add_argument("--warmup", type=int, default=WARMUP_S,
+                    help="seconds of unmeasured wrk before each run, 0 for none "
+                         "(default %d)" % WARMUP_S)
     ap.add_argument("--runs", type=int, help="interleaved runs, median reported (default 3)")
     ap.add_argument("--servers", default=",".join(ALL_SERVERS),
                     help="comma list from %s" % ",".join(ALL_SERVERS))
@@ -551,10 +934,9 @@ def parse_args():
                     help="do not pin server and wrk to CPUs")
     ap.add_argument("--json", metavar="FILE", help="also write raw per-run results as JSON")
     a = ap.parse_args()
-    a.duration = a.duration or (3 if a.quick else 10)
     a.runs = a.runs or (1 if a.quick else 3)
-    if a.duration < 1 or a.runs < 1:
-        ap.error("--duration and --runs must be >= 1")
+    if (a.duration is not None and a.duration < 1) or a.runs < 1 or a.warmup < 0:
+        ap.error("--duration and --runs must be >= 1, --warmup >= 0")
     a.servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
     for s in a.servers:
@@ -610,25 +992,42 @@ def main():
             log("no server to benchmark")
             return 2
 
+        global BENCH_FILE
+        BENCH_FILE = os.path.join(tmp, "file1m.bin")
+        with open(BENCH_FILE, "wb") as f:
+            f.write(os.urandom(FILE_SIZE))
+        write_lua_scripts(tmp)
+
+        plan = [(w, [s for s in servers if s in WORKLOADS[w].get("servers", ALL_SERVERS)])
+                for w in args.workloads]
         log()
         log("machine:")
         machine_info(args.pin)
-        per = args.duration + WARMUP_S + 2
+        total = 0
+        for w, ss in plan:
+            per = workload_duration(args, w) + args.warmup + 1.5   # start, check, stop
+            if WORKLOADS[w].get("kind") == "idle":
+                per += 5                     # opening the idle connections
+            total += args.runs * len(ss) * per
         log()
-        log("plan: %d run(s) x %d workload(s) x %d server(s), wrk %d s each "
-            "(+%d s warm-up); roughly %d s in all"
-            % (args.runs, len(args.workloads), len(servers), args.duration, WARMUP_S,
-               args.runs * len(args.workloads) * len(servers) * per))
-        log("wrk command lines (PORT is a fresh free port per run):")
-        for w in args.workloads:
-            log("  %-9s %s" % (w, shell_quote(wrk_argv(w, args.duration, 0, args.pin))
-                               .replace("127.0.0.1:0/", "127.0.0.1:PORT/")))
+        log("plan: %d run(s) x %d workload(s), %d measurements in all, each on a freshly "
+            "started server\n      (+%d s wrk warm-up each); roughly %d s (%.1f min) in all"
+            % (args.runs, len(plan), args.runs * sum(len(ss) for _, ss in plan), args.warmup,
+               total, total / 60.0))
+        log("workloads, servers and wrk command lines (PORT is a fresh free port per run,"
+            " TMP the temporary directory):")
+        for w, ss in plan:
+            log("  %-10s %s" % (w, WORKLOADS[w]["desc"]))
+            log("  %-10s servers: %s" % ("", ", ".join(ss) or "(none selected)"))
+            log("  %-10s %s" % ("", shell_quote(wrk_argv(w, workload_duration(args, w), 0,
+                                                         args.pin))
+                                .replace("127.0.0.1:0/", "127.0.0.1:PORT/")))
         log()
 
         for run in range(1, args.runs + 1):
-            for w in args.workloads:
-                for s in servers:
-                    if s in broken:
+            for w, ss in plan:
+                for s in ss:
+                    if (s, w) in broken:
                         continue
                     t0 = time.monotonic()
                     try:
@@ -636,10 +1035,10 @@ def main():
                     except KeyboardInterrupt:
                         raise
                     except Exception as e:
-                        log("run %d %-9s %-17s FAILED: %s" % (run, w, s, e))
-                        log("  (skipping %s for the rest of the benchmark)" % s)
+                        log("run %d %-10s %-17s FAILED: %s" % (run, w, s, e))
+                        log("  (skipping %s for the rest of %s)" % (s, w))
                         failures.append((run, w, s, str(e)))
-                        broken.add(s)
+                        broken.add((s, w))
                         continue
                     results.setdefault((s, w), []).append(r)
                     errs = ""
@@ -647,19 +1046,32 @@ def main():
                         errs = "  ERRORS: socket %s, non-2xx/3xx %d" % (
                             ", ".join("%s %d" % kv for kv in r["socket_errors"].items()),
                             r["non2xx3xx"])
-                    log("run %d %-9s %-17s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  "
-                        "%7.1f us/req  rss %s MB  (%d procs, %.0f s)%s%s"
+                    more = ""
+                    for hdr, key, f, _ in EXTRA_COLUMNS.get(WORKLOADS[w].get("kind"), []):
+                        more += "  %s %s" % (hdr, fmt(r.get(key), f))
+                    log("run %d %-10s %-17s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  "
+                        "%7.1f us/req  rss %s MB  (%d procs, %.0f s)%s%s%s"
                         % (run, w, s, r["rps"], r["p50"] or 0, r["p99"] or 0,
                            r["cpu_us_per_req"], fmt(r["worker_rss_mb"], ".1f"), r["procs"],
-                           time.monotonic() - t0, errs, r["note"]))
+                           time.monotonic() - t0, more, errs, r["note"]))
 
         summaries = {}
-        for w in args.workloads:
-            summaries[w] = print_table(w, servers, results)
+        for w, ss in plan:
+            summaries[w] = print_table(w, ss, results)
         log()
         log("req/s, p50, p99, CPU, RSS: medians over runs; errors: wrk socket errors +")
         log("non-2xx/3xx, summed over runs. 'greenc x rps' = greenc req/s / this server's;")
         log("'CPU / greenc' = this server's CPU per request / greenc's.")
+        if "idle10k" in summaries:
+            log("idle10k: 'RSS 0' = the worker's VmRSS before the idle connections are opened,")
+            log("'RSS idle' = with them open (before wrk); 'B/idle conn' = the difference / %d;"
+                % IDLE_CONNS)
+            log("'idle kept' = idle connections still open after wrk (least over runs).")
+        if "starvation" in summaries:
+            log("starvation: latency of each fresh Connection: close request (connect to last")
+            log("byte) made while wrk runs; p50 = median of runs' medians, max over all runs;")
+            log("a probe slower than %.0f s or not answered 200 counts in 'probe fails'."
+                % PROBE_TIMEOUT)
         if failures:
             log()
             log("FAILED measurements:")
