@@ -82,6 +82,7 @@ struct grn_http_conn_s {
     unsigned               close:1;      /* close after this response */
     unsigned               eof:1;        /* the client closed its side */
     unsigned               nodelay:1;    /* TCP_NODELAY is set */
+    unsigned               rdhup:1;      /* the client shut its sending side */
 
     grn_http_conn_t       *next;         /* free list */
 };

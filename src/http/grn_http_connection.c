@@ -318,6 +318,10 @@ grn_http_conn_handler(grn_event_t *ev, uint32_t events)
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         hc->read_ready = 1;
     }
+    if (events & (EPOLLRDHUP | EPOLLHUP)) {
+        /* The client will send nothing more: its edge must not be lost to a short read. */
+        hc->rdhup = 1;
+    }
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
         hc->write_ready = 1;
     }
@@ -630,7 +634,7 @@ grn_http_read(grn_http_conn_t *hc)
     n = recv(hc->c.fd, hc->buf + hc->buf_len, hc->buf_size - hc->buf_len, 0);
 
     if (n > 0) {
-        if ((size_t) n < hc->buf_size - hc->buf_len) {
+        if ((size_t) n < hc->buf_size - hc->buf_len && !hc->rdhup) {
             hc->read_ready = 0;
         }
         hc->buf_len += (size_t) n;
@@ -964,6 +968,7 @@ grn_http_close(grn_http_conn_t *hc)
     hc->parsed = 0;
     hc->close = 0;
     hc->eof = 0;
+    hc->rdhup = 0;
     hc->read_ready = 0;
     hc->write_ready = 0;
     hc->state = GRN_HTTP_IDLE;

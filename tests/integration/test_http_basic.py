@@ -225,3 +225,21 @@ def test_body_over_client_max_body_size_gets_413(greenc_factory):
     assert g.request("POST", "/echo", body=b"x" * 1000).body == b"x" * 1000
     r = g.request("POST", "/echo", body=b"x" * 4096)
     assert r.status == 413
+
+
+def test_request_with_half_close_is_answered_then_closed_at_once(shared_greenc):
+    # The client's FIN arrives with its request: after the response the server closes
+    # the connection instead of keeping it idle until keepalive_timeout.
+    # Connect first and let the server wait on the idle connection, so that request and FIN
+    # arrive together as one edge.
+    import socket
+    from harness import recv_until_close
+    with socket.create_connection(("127.0.0.1", shared_greenc.port), timeout=10) as s:
+        time.sleep(0.2)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        start = time.monotonic()
+        raw = recv_until_close(s, 10)
+    assert raw.startswith(b"HTTP/1.1 200")
+    assert raw.closed
+    assert time.monotonic() - start < 3
