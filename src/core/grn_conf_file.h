@@ -162,21 +162,22 @@ void grn_conf_log_error(grn_uint_t level, grn_conf_t *cf, int err, const char *f
 /* Makes a relative path absolute against the cycle's prefix (in place, pool-allocated). */
 grn_int_t grn_conf_full_name(grn_cycle_t *cycle, grn_str_t *name);
 
-/* Generic setters; see each for the field type it writes. */
-char *grn_conf_set_flag_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);  /* grn_flag_t */
-char *grn_conf_set_str_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);   /* grn_str_t */
+/*
+ * Generic setters. The field each writes: flag grn_flag_t, str grn_str_t, str_array and keyval
+ * grn_array_t * of grn_str_t (keyval: "KEY=VALUE" with a non-empty KEY), num grn_int_t, size
+ * size_t, off off_t, msec grn_msec_t, enum grn_uint_t, path grn_str_t made absolute and
+ * NUL-terminated, path_array grn_array_t * of such paths.
+ */
+char *grn_conf_set_flag_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+char *grn_conf_set_str_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 char *grn_conf_set_str_array_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
-                                                               /* grn_array_t * of grn_str_t */
 char *grn_conf_set_keyval_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
-                                 /* grn_array_t * of grn_str_t "KEY=VALUE" (KEY non-empty) */
-char *grn_conf_set_num_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);   /* grn_int_t */
-char *grn_conf_set_size_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);  /* size_t */
-char *grn_conf_set_off_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);   /* off_t */
-char *grn_conf_set_msec_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);  /* grn_msec_t */
-char *grn_conf_set_enum_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);  /* grn_uint_t */
+char *grn_conf_set_num_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+char *grn_conf_set_size_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+char *grn_conf_set_off_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+char *grn_conf_set_msec_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+char *grn_conf_set_enum_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 char *grn_conf_set_path_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
-                                                   /* grn_str_t, made absolute, NUL-terminated */
 char *grn_conf_set_path_array_slot(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
-                                         /* grn_array_t * of absolute, NUL-terminated paths */
 
 #endif /* GRN_CONF_FILE_H */

@@ -288,14 +288,15 @@ grn_http_compile_regex(grn_conf_t *cf, grn_str_t *source, grn_flag_t caseless,
                           caseless ? PCRE2_CASELESS : 0, &errcode, &erroffset, NULL);
     if (*code == NULL) {
         pcre2_get_error_message(errcode, message, sizeof(message));
-        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "pcre2_compile() failed: %s in \"%.*s\" at \"%s\"",
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0,
+                           "pcre2_compile() failed: %s in \"%.*s\" at \"%s\"",
                            (char *) message, (int) source->len, source->data,
                            source->data + grn_min(erroffset, source->len));
         return GRN_CONF_ERROR;
     }
 
 #if (GRN_HAVE_PCRE2_JIT)
-    /* JIT is an optimization: a pattern it cannot compile still matches through the interpreter. */
+    /* JIT is an optimization: a pattern it cannot compile still matches, interpreted. */
     (void) pcre2_jit_compile(*code, PCRE2_JIT_COMPLETE);
 #endif
 
@@ -556,7 +557,8 @@ grn_http_parse_addr(grn_conf_t *cf, grn_str_t *text, grn_http_listen_t *ls)
 
 invalid_port:
 
-    grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid port in \"%.*s\" of the \"listen\" directive",
+    grn_conf_log_error(GRN_LOG_EMERG, cf, 0,
+                       "invalid port in \"%.*s\" of the \"listen\" directive",
                        (int) text->len, text->data);
     return GRN_CONF_ERROR;
 }
@@ -1232,7 +1234,8 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
 
             if (lsc[j].ssl != ls->ssl) {
                 grn_log_error(GRN_LOG_EMERG, cf->log, 0,
-                              "listen %.*s is \"ssl\" in one server and not in another in %.*s:%lu",
+                              "listen %.*s is \"ssl\" in one server and not in another "
+                              "in %.*s:%lu",
                               (int) ls->addr_text.len, ls->addr_text.data,
                               (int) srv[i]->file.len, srv[i]->file.data,
                               (unsigned long) srv[i]->line);

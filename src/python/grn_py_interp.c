@@ -566,7 +566,8 @@ grn_py_check(grn_cycle_t *cycle, grn_app_conf_t *app)
 
     } else if (spec == Py_None) {
         grn_log_error(GRN_LOG_ERR, grn_py.log, 0, "app \"%.*s\": module \"%.*s\" not found",
-                      (int) app->name.len, app->name.data, (int) app->module.len, app->module.data);
+                      (int) app->name.len, app->name.data, (int) app->module.len,
+                      app->module.data);
         rc = GRN_ERROR;
 
     } else {

@@ -1237,7 +1237,8 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
 
     if (result == NULL) {
         rc = GRN_ERROR;
-        grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+        grn_py_log_exception(GRN_LOG_ERR,
+                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
                                  GRN_PY_REQ_ARGS(r));
 
     } else {
@@ -1303,13 +1304,15 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
 
         if (collected != 0) {
             rc = GRN_ERROR;
-            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+            grn_py_log_exception(GRN_LOG_ERR,
+                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
                                  GRN_PY_REQ_ARGS(r));
         }
 
         if (grn_py_close(result) != 0) {
             rc = GRN_ERROR;
-            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+            grn_py_log_exception(GRN_LOG_ERR,
+                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
                                  GRN_PY_REQ_ARGS(r));
         }
 
@@ -1319,7 +1322,8 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
             rc = GRN_ERROR;
             PyErr_SetString(PyExc_RuntimeError, "the WSGI application returned without "
                                                 "calling start_response()");
-            grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+            grn_py_log_exception(GRN_LOG_ERR,
+                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
                                  GRN_PY_REQ_ARGS(r));
         }
     }
