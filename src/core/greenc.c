@@ -194,6 +194,46 @@ grn_absolute(const char *path, grn_flag_t dir)
     return s;
 }
 
+/* The file name of a process's executable, without a " (deleted)" left by an upgrade. */
+static grn_int_t
+grn_exe_name(const char *link, char *name, size_t size)
+{
+    char     path[PATH_MAX], *base, *deleted;
+    ssize_t  n;
+
+    n = readlink(link, path, sizeof(path) - 1);
+    if (n <= 0) {
+        return GRN_ERROR;
+    }
+    path[n] = '\0';
+    deleted = strstr(path, " (deleted)");
+    if (deleted) {
+        *deleted = '\0';
+    }
+    base = strrchr(path, '/');
+    snprintf(name, size, "%s", base ? base + 1 : path);
+    return GRN_OK;
+}
+
+/*
+ * A pid file can outlive its master, and the pid can since belong to anything: signal it only
+ * when that process runs a binary of our name.
+ */
+static grn_int_t
+grn_is_greenc(long pid)
+{
+    char  link[64], theirs[PATH_MAX], ours[PATH_MAX];
+
+    snprintf(link, sizeof(link), "/proc/%ld/exe", pid);
+    if (grn_exe_name(link, theirs, sizeof(theirs)) != GRN_OK
+        || grn_exe_name("/proc/self/exe", ours, sizeof(ours)) != GRN_OK)
+    {
+        /* No /proc, or not ours to read: fall back to the kill() checks. */
+        return 1;
+    }
+    return strcmp(theirs, ours) == 0;
+}
+
 static int
 grn_signal_process(grn_cycle_t *cycle, const char *name)
 {
@@ -219,6 +259,16 @@ grn_signal_process(grn_cycle_t *cycle, const char *name)
     pid = strtol(buf, NULL, 10);
     if (pid <= 0) {
         grn_log_stderr(0, "invalid PID number \"%s\" in \"%s\"", buf, cycle->core->pid.data);
+        return 1;
+    }
+    if (kill((pid_t) pid, 0) == -1 && errno == ESRCH) {
+        grn_log_stderr(0, "no process %ld: \"%s\" is stale; is greenc running?", pid,
+                       cycle->core->pid.data);
+        return 1;
+    }
+    if (!grn_is_greenc(pid)) {
+        grn_log_stderr(0, "process %ld named by \"%s\" is not greenc; no signal sent", pid,
+                       cycle->core->pid.data);
         return 1;
     }
     if (kill((pid_t) pid, signo) == -1) {

@@ -177,3 +177,31 @@ def test_s_without_running_master_fails(tmp_path, greenc_factory):
     r = run_greenc("-s", "stop", "-c", g.conf)
     assert r.returncode != 0
     assert str(g.pid_file) in r.stderr
+
+
+def test_s_with_stale_pid_file_fails_without_signalling(greenc_factory):
+    g = greenc_factory()
+    # A pid that surely does not exist (beyond pid_max is not allowed; pick a free one).
+    pid = 4194000
+    while pid_alive(pid):
+        pid -= 1
+    g.pid_file.write_text(f"{pid}\n")
+    r = run_greenc("-s", "reload", "-c", g.conf)
+    assert r.returncode != 0
+    assert "stale" in r.stderr
+
+
+def test_s_with_pid_file_naming_another_process_sends_nothing(greenc_factory):
+    import subprocess
+    g = greenc_factory()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        g.pid_file.write_text(f"{sleeper.pid}\n")
+        r = run_greenc("-s", "stop", "-c", g.conf)
+        assert r.returncode != 0
+        assert "is not greenc" in r.stderr
+        time.sleep(0.2)
+        assert sleeper.poll() is None, "greenc -s signalled a process that is not greenc"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
