@@ -369,34 +369,28 @@ def test_django_static_files_through_location_static(django_srv):
 # Falcon, Pyramid, Bottle
 
 
-@pytest.fixture(scope="module")
-def falcon_srv(tmp_path_factory):
-    g = start_framework(tmp_path_factory, "falcon", "falcon_app:app")
+def _serve(tmp_path_factory, name, wsgi):
+    g = start_framework(tmp_path_factory, name, wsgi)
     try:
         g.start()
         yield g
     finally:
         _finish(g)
+
+
+@pytest.fixture(scope="module")
+def falcon_srv(tmp_path_factory):
+    yield from _serve(tmp_path_factory, "falcon", "falcon_app:app")
 
 
 @pytest.fixture(scope="module")
 def pyramid_srv(tmp_path_factory):
-    g = start_framework(tmp_path_factory, "pyramid", "pyramid_app:app")
-    try:
-        g.start()
-        yield g
-    finally:
-        _finish(g)
+    yield from _serve(tmp_path_factory, "pyramid", "pyramid_app:app")
 
 
 @pytest.fixture(scope="module")
 def bottle_srv(tmp_path_factory):
-    g = start_framework(tmp_path_factory, "bottle", "bottle_app:app")
-    try:
-        g.start()
-        yield g
-    finally:
-        _finish(g)
+    yield from _serve(tmp_path_factory, "bottle", "bottle_app:app")
 
 
 def test_falcon_hello(falcon_srv):
