@@ -63,6 +63,7 @@ struct grn_http_conn_s {
     grn_uint_t             nheaders;
     grn_uint_t             status;       /* an error to answer: 400, 413, 414, 431, ... */
     grn_uint_t             host_count;
+    size_t                 host_name_len;   /* Host without its port */
     char                  *body;         /* request body being received (malloc'd) */
     size_t                 body_len;
     size_t                 body_size;
@@ -78,6 +79,7 @@ struct grn_http_conn_s {
     unsigned               read_ready:1;
     unsigned               write_ready:1;
     unsigned               head_done:1;  /* the parser passed the end of the head */
+    unsigned               head_handled:1;  /* the connection did its once-per-head work */
     unsigned               msg_done:1;   /* the parser reached the end of the message */
     unsigned               close:1;      /* close after this response */
     unsigned               eof:1;        /* the client closed its side */
@@ -118,8 +120,6 @@ void grn_http_worker_done(grn_http_worker_t *w);
 
 /* grn_http_parse.c */
 extern const llhttp_settings_t  grn_http_parser_settings;
-/* Checks a complete head (Host rules, limits) and fills the derived request fields. */
-grn_int_t grn_http_process_head(grn_http_conn_t *hc);
 /* Percent-decodes the path of the target into pool memory. */
 grn_int_t grn_http_parse_target(grn_http_request_t *r);
 

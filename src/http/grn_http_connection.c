@@ -393,6 +393,7 @@ grn_http_reset_request(grn_http_conn_t *hc)
     hc->r = NULL;
     hc->status = 0;
     hc->head_done = 0;
+    hc->head_handled = 0;
     hc->msg_done = 0;
     hc->iovcnt = 0;
     grn_reset_pool(hc->pool);
@@ -493,11 +494,9 @@ grn_http_parse(grn_http_conn_t *hc)
         return GRN_OK;
     }
 
-    if (hc->head_done && hc->r && hc->r->srv == NULL) {
-        if (grn_http_process_head(hc) != GRN_OK) {
-            grn_http_fail(hc, hc->status ? hc->status : 400);
-            return GRN_OK;
-        }
+    /* Once per head (checked and routed by the parser): the body's timer, 100 Continue. */
+    if (hc->head_done && !hc->head_handled) {
+        hc->head_handled = 1;
 
         if (!hc->msg_done) {
             grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;

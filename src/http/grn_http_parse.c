@@ -385,6 +385,7 @@ grn_http_on_header_value_complete(llhttp_t *p)
                 return grn_http_refuse(hc, 400, "sent an invalid Host header");
             }
             r->host = h->value;
+            hc->host_name_len = host_len;
         }
         break;
     case 17:
@@ -432,17 +433,18 @@ grn_http_check_body_size(grn_http_conn_t *hc, off_t size)
 }
 
 /*
- * The head is complete: version and framing rules, the target, server and location. Done
- * here rather than after llhttp_execute() returns, because llhttp goes on into the body in
- * the same call and the body must already be held to the location's limit.
+ * The head is complete: version and framing rules, the target, server and location, and what
+ * the app will see of them. Done here rather than after llhttp_execute() returns, because
+ * llhttp goes on into the body in the same call and the body must already be held to the
+ * location's limit.
  */
 static int
 grn_http_on_headers_complete(llhttp_t *p)
 {
-    size_t                host_len;
     grn_str_t             name;
     grn_http_conn_t      *hc = p->data;
     grn_http_request_t   *r = hc->r;
+    grn_listening_t      *ls = hc->c.listening;
     grn_http_srv_conf_t  *srv;
 
     if (p->http_major != 1) {
@@ -494,15 +496,27 @@ grn_http_on_headers_complete(llhttp_t *p)
      * 3.2.2 says it wins over Host), already in r->server_name, else Host without its port.
      */
     if (r->server_name.data == NULL && r->host.len) {
-        (void) grn_http_check_host(r->host.data, r->host.len, &host_len);
         r->server_name.data = r->host.data;
-        r->server_name.len = host_len;
+        r->server_name.len = hc->host_name_len;
     }
 
     name = r->server_name;
-    srv = grn_http_find_server(hc->c.listening->servers, &name);
+    srv = grn_http_find_server(ls->servers, &name);
+    r->srv = srv;
     r->loc = grn_http_asterisk(r) ? grn_http_find_location(srv, &grn_http_root)
                                   : grn_http_find_location(srv, &r->path);
+
+    /* What the app sees as SERVER_NAME and SERVER_PORT, and the protocol it spoke. */
+    r->protocol.data = (char *) (r->http_version == 1000 ? "HTTP/1.0" : "HTTP/1.1");
+    r->protocol.len = 8;
+    r->server_port = grn_listening_port(ls);
+    if (r->server_name.len == 0) {
+        if (srv->names.nelts) {
+            r->server_name = ((grn_http_server_name_t *) srv->names.elts)[0].name;
+        } else {
+            r->server_name = hc->c.local_addr;
+        }
+    }
 
     return grn_http_check_body_size(hc, r->content_length);
 }
@@ -680,42 +694,5 @@ grn_http_parse_target(grn_http_request_t *r)
     *dst = '\0';
     r->path.data = path;
     r->path.len = dst - path;
-    return GRN_OK;
-}
-
-/*
- * Called by the connection once llhttp_execute() has passed the end of the head (which
- * on_headers_complete has checked and routed): the server for the request and the
- * SERVER_NAME the app sees.
- */
-grn_int_t
-grn_http_process_head(grn_http_conn_t *hc)
-{
-    grn_str_t             name;
-    grn_http_request_t   *r = hc->r;
-    grn_listening_t      *ls = hc->c.listening;
-    grn_http_srv_conf_t  *srv;
-
-    r->protocol.data = (char *) (r->http_version == 1000 ? "HTTP/1.0" : "HTTP/1.1");
-    r->protocol.len = 8;
-
-    name = r->server_name;
-    srv = grn_http_find_server(ls->servers, &name);
-    r->srv = srv;
-    r->server_port = grn_listening_port(ls);
-
-    if (r->server_name.len == 0) {
-        if (srv->names.nelts) {
-            r->server_name = ((grn_http_server_name_t *) srv->names.elts)[0].name;
-        } else {
-            r->server_name = hc->c.local_addr;
-        }
-    }
-
-    if (r->loc == NULL) {
-        r->loc = grn_http_asterisk(r) ? grn_http_find_location(srv, &grn_http_root)
-                                      : grn_http_find_location(srv, &r->path);
-    }
-
     return GRN_OK;
 }
