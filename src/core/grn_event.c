@@ -111,14 +111,14 @@ grn_event_process(grn_event_loop_t *loop, grn_msec_t max_wait)
     }
     timeout = (wait < 0) ? -1 : (int) grn_min(wait, INT_MAX);
 
-    n = epoll_pwait(loop->epfd, loop->events, loop->nevents, timeout, loop->sigmask);
+    n = epoll_wait(loop->epfd, loop->events, loop->nevents, timeout);
     loop->now = grn_monotonic_msec();
 
     if (n == -1) {
         if (errno == EINTR) {
             return GRN_AGAIN;
         }
-        grn_log_error(GRN_LOG_ALERT, loop->log, errno, "epoll_pwait() failed");
+        grn_log_error(GRN_LOG_ALERT, loop->log, errno, "epoll_wait() failed");
         return GRN_ERROR;
     }
 

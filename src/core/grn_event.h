@@ -11,7 +11,6 @@
 #ifndef GRN_EVENT_H
 #define GRN_EVENT_H
 
-#include <signal.h>
 #include <sys/epoll.h>
 
 typedef struct grn_event_s       grn_event_t;
@@ -45,7 +44,6 @@ struct grn_event_loop_s {
     struct epoll_event    *events;
     int                    nevents;
     grn_log_t             *log;
-    const sigset_t        *sigmask;    /* signals are delivered only while waiting (may be NULL) */
 };
 
 grn_int_t grn_event_loop_init(grn_event_loop_t *loop, int nevents, grn_log_t *log);

@@ -6,6 +6,8 @@
 #include "grn_process.h"
 #include "grn_scoreboard.h"
 
+#include <sys/signalfd.h>
+
 grn_process_t          grn_processes[GRN_MAX_PROCESSES];
 grn_uint_t             grn_nprocesses;
 
@@ -39,18 +41,6 @@ grn_master_signal_handler(int signo)
     }
 
     errno = saved;
-}
-
-static void
-grn_worker_signal_handler(int signo)
-{
-    switch (signo) {
-    case SIGQUIT:  grn_sig_quit = 1; break;
-    case SIGTERM:
-    case SIGINT:   grn_sig_terminate = 1; break;
-    case SIGUSR1:  grn_sig_reopen = 1; break;
-    default: break;
-    }
 }
 
 static const int  grn_master_signals[] = {
@@ -91,16 +81,24 @@ grn_signals_init_master(grn_log_t *log, sigset_t *wait_mask)
     return GRN_OK;
 }
 
-grn_int_t
-grn_signals_init_worker(grn_log_t *log, sigset_t *wait_mask)
+/*
+ * A worker takes its signals through a signalfd in its main loop, not through handlers: they
+ * stay blocked and arrive as an ordinary event. (Unblocking them only inside epoll_pwait()
+ * does not do: when ready events are waiting, epoll_pwait() returns without delivering a
+ * pending signal, so a worker under constant load would not see QUIT until it fell idle.)
+ */
+static const int  grn_worker_signals[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
+
+int
+grn_signals_init_worker(grn_log_t *log)
 {
+    int               fd;
     size_t            i;
     sigset_t          set;
     struct sigaction  sa;
 
     /* SIGUSR2 stays ignored in a C-only worker; an app worker's Python takes it over. */
     static const int  ignored[] = { SIGHUP, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU, SIGPIPE };
-    static const int  handled[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
 
     grn_sig_reap = grn_sig_quit = grn_sig_terminate = grn_sig_reconfigure = 0;
     grn_sig_reopen = grn_sig_upgrade = grn_sig_noaccept = grn_sig_more = grn_sig_fewer = 0;
@@ -114,27 +112,40 @@ grn_signals_init_worker(grn_log_t *log, sigset_t *wait_mask)
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);
 
-    for (i = 0; i < grn_nelems(handled); i++) {
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = grn_worker_signal_handler;
-        sigfillset(&sa.sa_mask);
-        if (sigaction(handled[i], &sa, NULL) == -1) {
-            grn_log_error(GRN_LOG_EMERG, log, errno, "sigaction(%d) failed", handled[i]);
-            return GRN_ERROR;
-        }
-    }
-
-    /* Blocked except inside epoll_pwait(): Python and the C code never run in a handler. */
     sigemptyset(&set);
-    for (i = 0; i < grn_nelems(handled); i++) {
-        sigaddset(&set, handled[i]);
+    for (i = 0; i < grn_nelems(grn_worker_signals); i++) {
+        sigaddset(&set, grn_worker_signals[i]);
+        sigaction(grn_worker_signals[i], &sa, NULL);           /* SIG_DFL: never run */
     }
     if (sigprocmask(SIG_SETMASK, &set, NULL) == -1) {
         grn_log_error(GRN_LOG_EMERG, log, errno, "sigprocmask() failed");
-        return GRN_ERROR;
+        return -1;
     }
-    sigemptyset(wait_mask);
-    return GRN_OK;
+
+    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd == -1) {
+        grn_log_error(GRN_LOG_EMERG, log, errno, "signalfd() failed");
+    }
+    return fd;
+}
+
+void
+grn_signals_read_worker(int fd)
+{
+    struct signalfd_siginfo  si[8];
+    ssize_t                  n, i;
+
+    while ((n = read(fd, si, sizeof(si))) > 0) {
+        for (i = 0; i < n / (ssize_t) sizeof(si[0]); i++) {
+            switch (si[i].ssi_signo) {
+            case SIGQUIT:  grn_sig_quit = 1; break;
+            case SIGTERM:
+            case SIGINT:   grn_sig_terminate = 1; break;
+            case SIGUSR1:  grn_sig_reopen = 1; break;
+            default: break;
+            }
+        }
+    }
 }
 
 grn_int_t

@@ -33,7 +33,7 @@ typedef struct {
 extern grn_process_t           grn_processes[GRN_MAX_PROCESSES];
 extern grn_uint_t              grn_nprocesses;   /* slots in use up to this index */
 
-/* Flags set by the signal handlers. */
+/* Flags set by the signal handlers (the master) or from the signalfd (workers). */
 extern volatile sig_atomic_t   grn_sig_reap;       /* CHLD */
 extern volatile sig_atomic_t   grn_sig_quit;       /* QUIT, and TERM in the master */
 extern volatile sig_atomic_t   grn_sig_terminate;  /* INT, and TERM in workers */
@@ -51,10 +51,11 @@ extern volatile sig_atomic_t   grn_sig_fewer;      /* TTOU */
 grn_int_t grn_signals_init_master(grn_log_t *log, sigset_t *wait_mask);
 
 /*
- * In a new worker: its own handlers (QUIT drains, TERM/INT exit, USR1 reopens), blocked except
- * while the event loop waits with `wait_mask`.
+ * In a new worker: QUIT (drain), TERM/INT (exit), USR1 (reopen) are blocked and read from the
+ * returned signalfd (-1 on error, logged); grn_signals_read_worker() turns them into flags.
  */
-grn_int_t grn_signals_init_worker(grn_log_t *log, sigset_t *wait_mask);
+int grn_signals_init_worker(grn_log_t *log);
+void grn_signals_read_worker(int fd);
 
 /* Forks a worker of `group`; GRN_ERROR when fork or socketpair fails (logged). */
 grn_int_t grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now);

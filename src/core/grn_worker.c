@@ -21,11 +21,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-typedef struct {
-    grn_event_t         ev;
-    grn_cycle_t        *cycle;
-} grn_worker_channel_t;
-
 static void
 grn_worker_channel_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
 {
@@ -112,14 +107,13 @@ grn_worker_drop_privileges(grn_cycle_t *cycle, grn_str_t *user, grn_str_t *group
 }
 
 /*
- * One event loop per thread. Thread 0 is the process's main thread: it alone receives signals
- * (inside its epoll_pwait) and tells the other threads through their eventfd.
+ * One event loop per thread. Thread 0 is the process's main thread: it alone reads the signals
+ * (from a signalfd in its loop) and tells the other threads through their eventfd.
  */
 typedef struct {
     grn_event_t         wake;        /* eventfd: "look at the flags" */
     pthread_t           thread;
     grn_uint_t          index;
-    grn_cycle_t        *cycle;
     grn_group_t        *group;
     grn_event_loop_t    loop;
     grn_http_worker_t   http;
@@ -163,19 +157,23 @@ grn_worker_wake_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
     (void) read(ev->fd, &n, sizeof(n));
 }
 
+static void
+grn_worker_signal_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
+{
+    grn_signals_read_worker(ev->fd);
+}
+
 static grn_int_t
 grn_worker_thread_init(grn_worker_thread_t *t, grn_uint_t index, grn_cycle_t *cycle,
-    grn_group_t *group, sigset_t *wait_mask)
+    grn_group_t *group)
 {
     memset(t, 0, sizeof(*t));
     t->index = index;
-    t->cycle = cycle;
     t->group = group;
 
     if (grn_event_loop_init(&t->loop, 512, cycle->log) != GRN_OK) {
         return GRN_ERROR;
     }
-    t->loop.sigmask = wait_mask;
 
     t->wake.handler = grn_worker_wake_handler;
     t->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -236,17 +234,19 @@ void
 grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
 {
     char                   ready = GRN_CHANNEL_READY;
-    sigset_t               wait_mask, all;
+    sigset_t               all;
     grn_uint_t             i, nthreads;
+    grn_event_t            ch, sig;
     grn_app_conf_t        *app = group->app;
     grn_worker_thread_t   *threads, *main;
-    grn_worker_channel_t   ch;
 
     grn_log_tid = 0;
 
-    if (grn_signals_init_worker(cycle->log, &wait_mask) != GRN_OK) {
+    sig.fd = grn_signals_init_worker(cycle->log);
+    if (sig.fd == -1) {
         exit(2);
     }
+    sig.handler = grn_worker_signal_handler;
 
     if (app) {
         if (grn_worker_limits(cycle, app) != GRN_OK
@@ -282,10 +282,7 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     main = &threads[0];
 
     for (i = 0; i < nthreads; i++) {
-        /* Only the main thread ever unblocks the signals. */
-        if (grn_worker_thread_init(&threads[i], i, cycle, group, i == 0 ? &wait_mask : NULL)
-            != GRN_OK)
-        {
+        if (grn_worker_thread_init(&threads[i], i, cycle, group) != GRN_OK) {
             exit(2);
         }
     }
@@ -293,10 +290,11 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     if (fcntl(channel, F_SETFL, O_NONBLOCK) == -1) {
         grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "fcntl(O_NONBLOCK) on channel failed");
     }
-    ch.ev.handler = grn_worker_channel_handler;
-    ch.ev.fd = channel;
-    ch.cycle = cycle;
-    if (grn_event_add(&main->loop, &ch.ev, EPOLLIN) != GRN_OK) {
+    ch.handler = grn_worker_channel_handler;
+    ch.fd = channel;
+    if (grn_event_add(&main->loop, &ch, EPOLLIN) != GRN_OK
+        || grn_event_add(&main->loop, &sig, EPOLLIN) != GRN_OK)
+    {
         exit(2);
     }
 
