@@ -83,10 +83,10 @@ struct grn_http_conn_s {
     unsigned               msg_done:1;   /* the parser reached the end of the message */
     unsigned               close:1;      /* close after this response */
     unsigned               eof:1;        /* the client closed its side */
-    unsigned               nodelay:1;    /* TCP_NODELAY is set */
     unsigned               rdhup:1;      /* the client shut its sending side */
 
     grn_http_conn_t       *next;         /* free list */
+    grn_uint_t             all_index;    /* position in the worker's list of open ones */
 };
 
 struct grn_http_worker_s {
