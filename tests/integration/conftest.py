@@ -8,9 +8,7 @@ fails if a server it ran printed a sanitizer report.
 
 import pytest
 
-from harness import GREENC_BIN, SANITIZED, Greenc
-
-_live = []
+from harness import GREENC_BIN, LIVE, SANITIZED, Greenc, serving
 
 
 @pytest.fixture
@@ -23,14 +21,14 @@ def greenc_factory(tmp_path):
         g = Greenc(tmp_path / name, port)
         g.write_config(**pieces)
         made.append(g)
-        _live.append(g)
+        LIVE.append(g)
         return g
 
     yield make
     problems = []
     for g in made:
         g.stop()
-        _live.remove(g)
+        LIVE.remove(g)
         problems += g.sanitizer_reports()
     if problems:
         pytest.fail("sanitizer reports: " + "; ".join(problems) + "\n" +
@@ -49,24 +47,17 @@ def shared_greenc(tmp_path_factory):
     read-only tests (they must not signal or reconfigure it)."""
     g = Greenc(tmp_path_factory.mktemp("shared"))
     g.write_config()
-    _live.append(g)
-    try:
-        g.start()
+    with serving(g):
         yield g
-    finally:
-        g.stop()
-        _live.remove(g)
-    reports = g.sanitizer_reports()
-    assert not reports, "sanitizer reports: " + "; ".join(reports) + "\n" + g.diagnostics()
 
 
 @pytest.fixture(autouse=True)
 def _no_sanitizer_reports_during_test():
     """Fail the test during which a live server produced a sanitizer report."""
-    before = {id(g): set(g.sanitizer_reports()) for g in _live}
+    before = {id(g): set(g.sanitizer_reports()) for g in LIVE}
     yield
     new = []
-    for g in _live:
+    for g in LIVE:
         new += [r for r in g.sanitizer_reports() if r not in before.get(id(g), set())]
     if new:
         pytest.fail("sanitizer reports: " + "; ".join(new))

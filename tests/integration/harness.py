@@ -10,6 +10,7 @@ when GREENC_SANITIZED=1 (ASan/UBSan builds start slowly).
 A test fails if greenc's error log or stderr contains a sanitizer report.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -140,7 +141,9 @@ class RawResult(bytes):
     closed = False
 
 
-def recv_until_close(sock, timeout=REQUEST_TIMEOUT):
+def recv_until_close(sock, timeout=REQUEST_TIMEOUT, until=None):
+    """Read until the server closes or timeout (then .closed is False); with until, also
+    stop as soon as until(bytes so far) is true."""
     chunks = []
     deadline = time.monotonic() + timeout
     closed = False
@@ -157,6 +160,8 @@ def recv_until_close(sock, timeout=REQUEST_TIMEOUT):
             closed = True
             break
         chunks.append(chunk)
+        if until and until(b"".join(chunks)):
+            break
     result = RawResult(b"".join(chunks))
     result.closed = closed
     return result
@@ -511,3 +516,23 @@ class RequestLoop(threading.Thread):
 
     def failures(self):
         return [r for r in self.results if r[1] != 200]
+
+
+# ---------------------------------------------------------------------------
+# servers that live longer than one test
+
+LIVE = []          # every server running now, for the per-test sanitizer check (conftest.py)
+
+
+@contextlib.contextmanager
+def serving(g):
+    """Start g, yield it, stop it by PID; fail if it printed a sanitizer report."""
+    LIVE.append(g)
+    try:
+        g.start()
+        yield g
+    finally:
+        g.stop()
+        LIVE.remove(g)
+    reports = g.sanitizer_reports()
+    assert not reports, "sanitizer reports: " + "; ".join(reports) + "\n" + g.diagnostics()

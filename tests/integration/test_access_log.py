@@ -4,7 +4,7 @@ variables and escaping (default and escape=json), `access_log off`."""
 import json
 import re
 
-from harness import SLOW, app_block, default_locations, wait_for
+from harness import SLOW, default_locations, run_greenc, wait_for
 
 COMBINED = re.compile(r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
                       r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<bytes>\d+) '
@@ -79,7 +79,6 @@ def test_access_log_off_writes_nothing(greenc_factory):
 def test_unknown_log_variable_is_a_config_error(greenc_factory):
     g = greenc_factory()
     g.write_config(http_extra="log_format bad '$no_such_thing';")
-    from harness import run_greenc
     r = run_greenc("-t", "-c", g.conf)
     assert r.returncode == 1
     assert 'unknown "no_such_thing" variable' in r.stderr

@@ -18,13 +18,11 @@ in a POLICY table below with the reason, and the test asserts greenc's policy.
 import json
 import re
 import socket
-import time
-from pathlib import Path
 
 import pytest
 
 from h11_check import h11_responses
-from harness import REPO, SLOW, Greenc, app_block, default_locations
+from harness import REPO, SLOW, Greenc, app_block, default_locations, recv_until_close
 
 CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -103,33 +101,19 @@ def replay(port, data, expect_responses=None):
     expect_responses, stop as soon as that many complete responses arrived
     (a keep-alive connection then need not close). Returns (responses, raw,
     closed)."""
-    chunks = []
-    closed = False
-    deadline = time.monotonic() + READ_TIMEOUT
+    def enough(raw):
+        got = h11_responses(raw, methods=_methods(data), closed=False)
+        return sum(r.complete for r in got) >= expect_responses
+
     with socket.create_connection(("127.0.0.1", port), timeout=READ_TIMEOUT) as s:
         try:
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass                              # refused before all bytes were taken
-        while time.monotonic() < deadline:
-            s.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                closed = True
-                break
-            if not chunk:
-                closed = True
-                break
-            chunks.append(chunk)
-            if expect_responses:
-                got = h11_responses(b"".join(chunks), methods=_methods(data), closed=False)
-                if sum(r.complete for r in got) >= expect_responses:
-                    break
-    raw = b"".join(chunks)
+        raw = recv_until_close(s, READ_TIMEOUT, until=enough if expect_responses else None)
+    closed = raw.closed
+    raw = bytes(raw)
     return h11_responses(raw, methods=_methods(data), closed=closed), raw, closed
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from harness import (HERE, REQUEST_TIMEOUT, Greenc, app_block, parse_responses)
+from harness import HERE, REQUEST_TIMEOUT, Greenc, app_block, parse_responses, serving
 
 FRAMEWORK_APPS = HERE / "apps" / "frameworks"
 PYTHON = "/usr/bin/python3"           # Debian's: the frameworks come from apt
@@ -32,12 +32,6 @@ def start_framework(tmp_path_factory, name, wsgi, env=(), locations=None, ready=
                                            f"        location / {{ pass {name}; }}\n"))
     g.code, g.base, g.data = code, base, base / "data"
     return g
-
-
-def _finish(g):
-    g.stop()
-    reports = g.sanitizer_reports()
-    assert not reports, "; ".join(reports) + "\n" + g.diagnostics()
 
 
 def multipart(fields, files):
@@ -86,11 +80,8 @@ UPLOAD = os.urandom(150_000) + b"\r\n--not-a-boundary\r\n" + bytes(range(256))
 def flask_srv(tmp_path_factory):
     g = start_framework(tmp_path_factory, "flaskfull", "flask_full:app",
                         env=["GREENC_FW_DATA={data}"])
-    try:
-        g.start()
+    with serving(g):
         yield g
-    finally:
-        _finish(g)
 
 
 def test_flask_hello_headers_byte_for_byte(flask_srv):
@@ -245,11 +236,8 @@ def django_srv(tmp_path_factory):
         f"        location /static/ {{ alias {static}/; }}\n"
         "        location / { pass django; }\n"))
     g.static = static
-    try:
-        g.start()
+    with serving(g):
         yield g
-    finally:
-        _finish(g)
 
 
 def _cookies(headers):
@@ -370,12 +358,8 @@ def test_django_static_files_through_location_static(django_srv):
 
 
 def _serve(tmp_path_factory, name, wsgi):
-    g = start_framework(tmp_path_factory, name, wsgi)
-    try:
-        g.start()
+    with serving(start_framework(tmp_path_factory, name, wsgi)) as g:
         yield g
-    finally:
-        _finish(g)
 
 
 @pytest.fixture(scope="module")

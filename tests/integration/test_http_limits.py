@@ -11,7 +11,7 @@ import time
 import pytest
 
 from h11_check import h11_responses
-from harness import REQUEST_TIMEOUT, SLOW, Greenc, recv_until_close
+from harness import REQUEST_TIMEOUT, SLOW, Greenc, recv_until_close, serving
 
 H = b"Host: localhost\r\n"
 
@@ -25,12 +25,8 @@ def limited(tmp_path_factory):
                                f"    client_header_timeout {1 * SLOW}s;\n"
                                f"    client_body_timeout {1 * SLOW}s;\n"
                                f"    keepalive_timeout {1 * SLOW}s;"))
-    try:
-        g.start()
+    with serving(g):
         yield g
-    finally:
-        g.stop()
-    assert not g.sanitizer_reports(), g.diagnostics()
 
 
 def refused(raw, status):

@@ -3,7 +3,7 @@ script_name mounts, server_name selection, and listeners with no app."""
 
 import pytest
 
-from harness import Greenc, app_block, free_port, run_greenc
+from harness import Greenc, app_block, free_port, run_greenc, serving
 
 LOCATIONS = r"""
         location = /healthz { return 200 "ok\n"; }
@@ -25,12 +25,8 @@ LOCATIONS = r"""
 def routed(tmp_path_factory):
     g = Greenc(tmp_path_factory.mktemp("routing"))
     g.write_config(locations=LOCATIONS)
-    try:
-        g.start()
+    with serving(g):
         yield g
-    finally:
-        g.stop()
-    assert not g.sanitizer_reports(), g.diagnostics()
 
 
 @pytest.mark.parametrize("path, body", [

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from harness import (HERE, REQUEST_TIMEOUT, SLOW, Greenc, Response, app_block, parse_responses,
-                     recv_until_close, wait_for)
+                     recv_until_close, serving, wait_for)
 
 FRAMEWORK_APPS = HERE / "apps" / "frameworks"
 
@@ -68,13 +68,8 @@ def contract(tmp_path_factory):
         locations=('        location = /healthz { return 200 "ok\\n"; }\n'
                    "        location /api/ { pass contract; script_name /api; }\n"
                    "        location / { pass contract; }\n"))
-    try:
-        g.start()
+    with serving(g):
         yield Contract(g, marks, problems)
-    finally:
-        g.stop()
-    reports = g.sanitizer_reports()
-    assert not reports, "; ".join(reports) + "\n" + g.diagnostics()
 
 
 def request(contract, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
