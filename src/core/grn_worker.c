@@ -111,7 +111,7 @@ grn_worker_drop_privileges(grn_cycle_t *cycle, grn_str_t *user, grn_str_t *group
  * (from a signalfd in its loop) and tells the other threads through their eventfd.
  */
 typedef struct {
-    grn_event_t         wake;        /* eventfd: "look at the flags" */
+    grn_event_t         wake;        /* first: eventfd for "look at the flags" and the baton */
     pthread_t           thread;
     grn_uint_t          index;
     grn_group_t        *group;
@@ -120,6 +120,25 @@ typedef struct {
 } grn_worker_thread_t;
 
 static volatile sig_atomic_t  grn_worker_stop_threads;   /* 1: drain, 2: exit now */
+
+/*
+ * The baton: with EPOLLEXCLUSIVE, the wakeups for connections that queue up together can all
+ * land on one thread, which accepts one and then may spend a second in Python while the others
+ * wait. So a thread that accepts pokes the next one, which accepts too if anything is queued
+ * and passes the baton on; the first EAGAIN ends the chain. Only with threads > 1.
+ */
+static grn_worker_thread_t   *grn_worker_threads;
+static grn_uint_t             grn_worker_nthreads;
+
+static void grn_worker_thread_wake(grn_worker_thread_t *t);
+
+static void
+grn_worker_pass_baton(grn_http_worker_t *w)
+{
+    grn_worker_thread_t  *self = w->data;
+
+    grn_worker_thread_wake(&grn_worker_threads[(self->index + 1) % grn_worker_nthreads]);
+}
 
 /* max_requests: the requests this process may serve (all threads), 0 for no limit. */
 static grn_uint_t             grn_worker_max_requests;
@@ -152,9 +171,13 @@ grn_worker_count_request(grn_http_worker_t *w)
 static void
 grn_worker_wake_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
 {
-    uint64_t  n;
+    uint64_t              n;
+    grn_worker_thread_t  *t = (grn_worker_thread_t *) ev;    /* `wake` is its first member */
 
     (void) read(ev->fd, &n, sizeof(n));
+    if (!t->http.draining) {
+        grn_http_worker_accept(&t->http);
+    }
 }
 
 static void
@@ -189,6 +212,10 @@ grn_worker_thread_init(grn_worker_thread_t *t, grn_uint_t index, grn_cycle_t *cy
     }
     if (grn_worker_max_requests) {
         t->http.on_request = grn_worker_count_request;
+    }
+    t->http.data = t;
+    if (grn_worker_nthreads > 1) {
+        t->http.on_accept = grn_worker_pass_baton;
     }
     return GRN_OK;
 }
@@ -280,6 +307,8 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
         exit(2);
     }
     main = &threads[0];
+    grn_worker_threads = threads;
+    grn_worker_nthreads = nthreads;
 
     for (i = 0; i < nthreads; i++) {
         if (grn_worker_thread_init(&threads[i], i, cycle, group) != GRN_OK) {

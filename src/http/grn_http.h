@@ -106,6 +106,7 @@ struct grn_http_worker_s {
     size_t                 free_buf_size;
     grn_uint_t             nfree_bufs;
     void                 (*on_request)(grn_http_worker_t *w);   /* after each app response */
+    void                 (*on_accept)(grn_http_worker_t *w);    /* after each accept */
     void                  *data;
     unsigned               draining:1;   /* stop accepting, close when idle */
     unsigned               paused:1;     /* listeners removed: at max_connections */
@@ -114,6 +115,8 @@ struct grn_http_worker_s {
 /* grn_http_connection.c: the worker-facing API. */
 grn_int_t grn_http_worker_init(grn_http_worker_t *w, grn_event_loop_t *loop, grn_cycle_t *cycle,
     grn_group_t *group);
+/* Accepts one connection from each listener if one is queued (EAGAIN is quiet). */
+void grn_http_worker_accept(grn_http_worker_t *w);
 /* Graceful stop: no new connections, idle keep-alive ones closed, busy ones closed when done. */
 void grn_http_worker_drain(grn_http_worker_t *w);
 void grn_http_worker_done(grn_http_worker_t *w);

@@ -103,6 +103,18 @@ grn_http_resume_accepting(grn_timer_t *timer)
 }
 
 void
+grn_http_worker_accept(grn_http_worker_t *w)
+{
+    grn_uint_t  i;
+
+    for (i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].active) {
+            grn_http_accept_handler(&w->listeners[i].ev, EPOLLIN);
+        }
+    }
+}
+
+void
 grn_http_worker_drain(grn_http_worker_t *w)
 {
     grn_uint_t  i;
@@ -303,6 +315,9 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
 
     hc->all_index = w->nall;
     w->all[w->nall++] = hc;
+    if (w->on_accept) {
+        w->on_accept(w);
+    }
     w->connections++;
     if (w->connections >= w->max_connections && !w->paused) {
         grn_http_listeners_enable(w, 0);
