@@ -9,6 +9,7 @@
  *
  * Module layout: grn_http_connection.c (accept, read, write, keep-alive, close),
  * grn_http_parse.c (llhttp callbacks and the policy checks on top of them),
+ * grn_http_body.c (the request body: memory, temp file, or streamed to the app),
  * grn_http_route.c (server and location selection), grn_http_response.c (response head,
  * error pages, `return`), grn_http_conf.c (directives).
  */
@@ -32,6 +33,22 @@ typedef enum {
     GRN_HTTP_WRITING,       /* the response is going out */
     GRN_HTTP_LINGERING      /* answered and half-closed; draining what the client still sends */
 } grn_http_state_e;
+
+/* The request body as it is received; see grn_http_body.c. */
+typedef struct {
+    char                  *mem;          /* the body, a temp file's write buffer, or (streamed)
+                                            what was received and not yet read */
+    size_t                 mem_len;
+    size_t                 mem_size;
+    off_t                  mem_start;    /* body offset of mem[0] */
+    off_t                  received;     /* body bytes received so far */
+    int                    fd;           /* the temp file, -1 when none */
+    grn_uint_t             error;        /* a failed streamed read: the status to answer */
+    unsigned               in_file:1;
+    unsigned               streamed:1;   /* the app reads it from the socket */
+    unsigned               complete:1;
+    unsigned               expect_continue:1;   /* "100 Continue" goes out at the first read */
+} grn_http_body_t;
 
 typedef struct {
     grn_event_t            ev;           /* first: epoll dispatch */
@@ -64,9 +81,7 @@ struct grn_http_conn_s {
     grn_uint_t             status;       /* an error to answer: 400, 413, 414, 431, ... */
     grn_uint_t             host_count;
     size_t                 host_name_len;   /* Host without its port */
-    char                  *body;         /* request body being received (malloc'd) */
-    size_t                 body_len;
-    size_t                 body_size;
+    grn_http_body_t        body;
 
     /* Response being written: head, chunk size line, body, chunk end / last chunk. */
     struct iovec           iov[4];
@@ -125,6 +140,13 @@ void grn_http_worker_done(grn_http_worker_t *w);
 extern const llhttp_settings_t  grn_http_parser_settings;
 /* Percent-decodes the path of the target into pool memory. */
 grn_int_t grn_http_parse_target(grn_http_request_t *r);
+
+/* grn_http_body.c: on_body and on_message_complete return 0, or -1 with hc->status set. */
+int grn_http_body_append(grn_http_conn_t *hc, const char *data, size_t len);
+int grn_http_body_complete(grn_http_conn_t *hc);
+/* Points r->body at the body when it is all in memory (else leaves it empty). */
+void grn_http_body_set_request(grn_http_conn_t *hc);
+void grn_http_body_free(grn_http_conn_t *hc);
 
 /* grn_http_route.c */
 grn_http_srv_conf_t *grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host);

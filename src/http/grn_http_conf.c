@@ -10,6 +10,8 @@
  */
 
 #include "grn_core.h"
+
+#include <sys/stat.h>
 #include "grn_http.h"
 
 #include <arpa/inet.h>
@@ -29,6 +31,7 @@ static char *grn_http_access_log(grn_conf_t *cf, const grn_command_t *cmd, void 
 static char *grn_http_large_buffers(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_http_real_ip_from(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_http_body_size(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+static char *grn_http_temp_path(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 
 static grn_http_srv_conf_t *grn_http_create_srv_conf(grn_conf_t *cf);
 static grn_http_loc_conf_t *grn_http_create_loc_conf(grn_conf_t *cf);
@@ -96,6 +99,18 @@ const grn_command_t grn_http_commands[] = {
     { grn_string("client_max_body_size"), GRN_HTTP_LEVELS | GRN_CONF_TAKE1,
       grn_http_body_size, GRN_CONF_CTX_LOC,
       offsetof(grn_http_loc_conf_t, client_max_body_size), NULL },
+
+    { grn_string("client_body_buffer_size"), GRN_HTTP_LEVELS | GRN_CONF_TAKE1,
+      grn_conf_set_size_slot, GRN_CONF_CTX_LOC,
+      offsetof(grn_http_loc_conf_t, client_body_buffer_size), NULL },
+
+    { grn_string("client_body_temp_path"), GRN_HTTP_LEVELS | GRN_CONF_TAKE1,
+      grn_http_temp_path, GRN_CONF_CTX_LOC,
+      offsetof(grn_http_loc_conf_t, client_body_temp_path), NULL },
+
+    { grn_string("request_buffering"), GRN_HTTP_LEVELS | GRN_CONF_FLAG,
+      grn_conf_set_flag_slot, GRN_CONF_CTX_LOC,
+      offsetof(grn_http_loc_conf_t, request_buffering), NULL },
 
     { grn_string("client_body_timeout"), GRN_HTTP_LEVELS | GRN_CONF_TAKE1,
       grn_conf_set_msec_slot, GRN_CONF_CTX_LOC,
@@ -234,6 +249,8 @@ grn_http_create_loc_conf(grn_conf_t *cf)
     loc->return_code = GRN_CONF_UNSET;
     loc->client_max_body_size = GRN_CONF_UNSET;
     loc->client_body_timeout = GRN_CONF_UNSET_MSEC;
+    loc->client_body_buffer_size = GRN_CONF_UNSET_SIZE;
+    loc->request_buffering = GRN_CONF_UNSET;
     loc->send_timeout = GRN_CONF_UNSET_MSEC;
     loc->server_tokens = GRN_CONF_UNSET;
     loc->access_logs = GRN_CONF_UNSET_PTR;
@@ -807,6 +824,31 @@ grn_http_body_size(grn_conf_t *cf, const grn_command_t *cmd, void *conf)
     return grn_conf_set_off_slot(cf, cmd, conf);
 }
 
+/* The directory must exist now: a missing one would fail only with the first large upload. */
+static char *
+grn_http_temp_path(grn_conf_t *cf, const grn_command_t *cmd, void *conf)
+{
+    char         *rv;
+    struct stat   st;
+    grn_str_t    *path = (grn_str_t *) ((char *) conf + cmd->offset);
+
+    rv = grn_conf_set_path_slot(cf, cmd, conf);
+    if (rv != GRN_CONF_OK) {
+        return rv;
+    }
+    if (stat(path->data, &st) == -1) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, errno, "client_body_temp_path \"%s\" cannot be "
+                           "used", path->data);
+        return GRN_CONF_ERROR;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "client_body_temp_path \"%s\" is not a "
+                           "directory", path->data);
+        return GRN_CONF_ERROR;
+    }
+    return GRN_CONF_OK;
+}
+
 static char *
 grn_http_large_buffers(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
 {
@@ -1045,6 +1087,11 @@ grn_http_merge_loc(grn_http_loc_conf_t *conf, grn_http_loc_conf_t *prev)
     grn_conf_merge_value(conf->client_max_body_size, prev->client_max_body_size,
                          1024 * 1024);
     grn_conf_merge_msec_value(conf->client_body_timeout, prev->client_body_timeout, 60000);
+    /* A larger body goes to a temp file. Why 1m and not nginx's 16k: see grn_http_body.c. */
+    grn_conf_merge_size_value(conf->client_body_buffer_size, prev->client_body_buffer_size,
+                              1024 * 1024);
+    grn_conf_merge_str_value(conf->client_body_temp_path, prev->client_body_temp_path, "/tmp");
+    grn_conf_merge_value(conf->request_buffering, prev->request_buffering, 1);
     grn_conf_merge_msec_value(conf->send_timeout, prev->send_timeout, 60000);
     grn_conf_merge_value(conf->server_tokens, prev->server_tokens, 1);
     grn_conf_merge_str_value(conf->default_type, prev->default_type, "text/plain");

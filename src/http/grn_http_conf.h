@@ -89,6 +89,9 @@ struct grn_http_loc_conf_s {
     /* Inherited from server and http. */
     off_t                  client_max_body_size;
     grn_msec_t             client_body_timeout;
+    size_t                 client_body_buffer_size;   /* larger bodies go to a temp file */
+    grn_str_t              client_body_temp_path;     /* NUL-terminated directory */
+    grn_flag_t             request_buffering;         /* off: the app reads from the socket */
     grn_msec_t             send_timeout;
     grn_flag_t             server_tokens;
     grn_str_t              default_type;

@@ -261,6 +261,7 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
         hc = &block->hc;
         hc->c.remote_addr.data = block->remote;
         hc->c.local_addr.data = block->local;
+        hc->body.fd = -1;
         hc->pool = grn_create_pool(4096, w->log);
         if (hc->pool == NULL) {
             free(block);
@@ -386,10 +387,7 @@ grn_http_reset_request(grn_http_conn_t *hc)
         }
         grn_http_response_free(hc->r);
     }
-    free(hc->body);
-    hc->body = NULL;
-    hc->body_len = 0;
-    hc->body_size = 0;
+    grn_http_body_free(hc);
     hc->r = NULL;
     hc->status = 0;
     hc->head_done = 0;
@@ -448,13 +446,50 @@ grn_http_fail(grn_http_conn_t *hc, grn_uint_t status)
     grn_timer_add(hc->worker->loop, &hc->timer, GRN_HTTP_LINGERING_TIMEOUT * 5);
 }
 
-/* The request is complete: route it, run its action, start writing the response. */
+/* An HTTP/1.1 request with "Expect: 100-continue" (HTTP/1.0 clients do not wait for it). */
+static grn_flag_t
+grn_http_expects_continue(grn_http_request_t *r)
+{
+    grn_uint_t          i;
+    grn_http_header_t  *h = r->headers.elts;
+
+    if (r->http_version != 1001) {
+        return 0;
+    }
+    for (i = 0; i < r->headers.nelts; i++) {
+        if (h[i].name.len == 6 && strncasecmp(h[i].name.data, "expect", 6) == 0
+            && h[i].value.len == 12 && strncasecmp(h[i].value.data, "100-continue", 12) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The request is complete, or its head is and the app streams the body: route it, run its
+ * action, start writing the response.
+ */
 static void
 grn_http_run_request(grn_http_conn_t *hc)
 {
     grn_http_loc_conf_t  *loc;
 
+    grn_http_body_set_request(hc);
     grn_http_handle_request(hc);
+
+    if (hc->body.streamed) {
+        /*
+         * The app read from the socket behind the event loop's back: let the loop look again.
+         * A body it did not read to the end (or that failed) leaves the connection unusable
+         * for another request, so it closes after the response.
+         */
+        hc->read_ready = 1;
+        if (!hc->msg_done || hc->body.error) {
+            hc->r->keepalive = 0;
+            hc->close = 1;
+        }
+    }
 
     if (grn_http_response_prepare(hc) != GRN_OK) {
         grn_http_close(hc);
@@ -494,29 +529,32 @@ grn_http_parse(grn_http_conn_t *hc)
         return GRN_OK;
     }
 
-    /* Once per head (checked and routed by the parser): the body's timer, 100 Continue. */
+    /*
+     * Once per head (checked and routed by the parser): the body's timer, and whether the app
+     * reads the body from the socket itself (request_buffering off, or a client that waits
+     * for 100 Continue, which goes out only when the app first reads).
+     */
     if (hc->head_done && !hc->head_handled) {
         hc->head_handled = 1;
 
         if (!hc->msg_done) {
             grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
-            grn_http_header_t    *h = hc->r->headers.elts;
-            grn_uint_t            i;
+            grn_flag_t            expect = grn_http_expects_continue(hc->r);
+
+            if (hc->r->loc && loc->action == GRN_HTTP_ACTION_PASS
+                && (!loc->request_buffering || expect))
+            {
+                hc->body.streamed = 1;
+                hc->body.expect_continue = expect && hc->parsed == hc->buf_len;
+                grn_http_run_request(hc);
+                return GRN_OK;
+            }
 
             grn_timer_add(hc->worker->loop, &hc->timer, loc->client_body_timeout);
 
-            /*
-             * A client that waits for "100 Continue" gets it now; the body's limit was checked
-             * above. (Sending it only when the app first reads the body comes with streaming.)
-             */
-            for (i = 0; i < hc->r->headers.nelts; i++) {
-                if (h[i].name.len == 6 && strncasecmp(h[i].name.data, "expect", 6) == 0
-                    && h[i].value.len == 12
-                    && strncasecmp(h[i].value.data, "100-continue", 12) == 0
-                    && hc->r->http_version == 1001 && hc->parsed == hc->buf_len)
-                {
-                    (void) send(hc->c.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
-                }
+            if (expect && hc->parsed == hc->buf_len) {
+                /* Buffered for an action without an app: the body is wanted now. */
+                (void) send(hc->c.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
             }
         }
     }

@@ -527,37 +527,18 @@ grn_http_on_chunk_header(llhttp_t *p)
     grn_http_conn_t  *hc = p->data;
 
     /* A chunk that would pass the limit is refused before its data is read. */
-    return grn_http_check_body_size(hc, (off_t) (hc->body_len + p->content_length));
+    return grn_http_check_body_size(hc, hc->body.received + (off_t) p->content_length);
 }
 
 static int
 grn_http_on_body(llhttp_t *p, const char *at, size_t len)
 {
-    char                 *body;
-    size_t                size;
-    grn_http_conn_t      *hc = p->data;
+    grn_http_conn_t  *hc = p->data;
 
-    if (grn_http_check_body_size(hc, (off_t) (hc->body_len + len)) != 0) {
+    if (grn_http_check_body_size(hc, hc->body.received + (off_t) len) != 0) {
         return -1;
     }
-
-    if (hc->body_len + len > hc->body_size) {
-        size = grn_max(hc->body_size * 2, hc->body_len + len);
-        size = grn_max(size, 4096);
-        body = realloc(hc->body, size);
-        if (body == NULL) {
-            grn_log_error(GRN_LOG_ALERT, hc->worker->log, errno,
-                          "realloc(%zu) for a request body failed", size);
-            hc->status = 500;
-            return -1;
-        }
-        hc->body = body;
-        hc->body_size = size;
-    }
-
-    memcpy(hc->body + hc->body_len, at, len);
-    hc->body_len += len;
-    return 0;
+    return grn_http_body_append(hc, at, len);
 }
 
 static int
@@ -566,6 +547,9 @@ grn_http_on_message_complete(llhttp_t *p)
     grn_http_conn_t  *hc = p->data;
 
     hc->msg_done = 1;
+    if (grn_http_body_complete(hc) != 0) {
+        return -1;
+    }
     return HPE_PAUSED;
 }
 

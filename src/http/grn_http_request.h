@@ -64,7 +64,8 @@ struct grn_http_request_s {
     grn_str_t              host;            /* the Host header; len 0 when none */
     grn_str_t              content_type;    /* len 0 when none */
     off_t                  content_length;  /* -1 when not sent */
-    grn_str_t              body;            /* the whole request body, in memory */
+    grn_str_t              body;            /* the whole body when it is in memory, else
+                                               empty: read it with grn_http_body_read() */
 
     grn_str_t              server_name;     /* Host without port, or the server's first name */
     grn_uint_t             server_port;     /* the listener's port */
@@ -90,6 +91,17 @@ grn_int_t grn_http_response_set_status(grn_http_request_t *r, grn_uint_t status,
 grn_int_t grn_http_response_add_header(grn_http_request_t *r, const char *name, size_t name_len,
     const char *value, size_t value_len);
 grn_int_t grn_http_response_append(grn_http_request_t *r, const char *data, size_t len);
+
+/*
+ * The request body for the app (grn_http_body.c). read() copies up to size bytes from body
+ * offset pos, which never goes back before an earlier read's pos: > 0 bytes, 0 at the end,
+ * -1 when the client failed (grn_http_body_error() then says the status to answer). It may
+ * block, on a temp file or on the socket when the body is streamed: call it without the GIL.
+ * length() is -1 when not known yet (a chunked body being streamed).
+ */
+ssize_t grn_http_body_read(grn_http_request_t *r, off_t pos, char *buf, size_t size);
+off_t grn_http_body_length(grn_http_request_t *r);
+grn_uint_t grn_http_body_error(grn_http_request_t *r);
 
 /* "404 Not Found" for a status code; NULL for codes without a standard reason. */
 const char *grn_http_status_line(grn_uint_t status);

@@ -238,9 +238,6 @@ grn_http_handle_request(grn_http_conn_t *hc)
     grn_http_request_t   *r = hc->r;
     grn_http_loc_conf_t  *loc = r->loc;
 
-    r->body.data = hc->body;
-    r->body.len = hc->body_len;
-
     switch (loc ? loc->action : GRN_HTTP_ACTION_NONE) {
 
     case GRN_HTTP_ACTION_PASS:
@@ -258,7 +255,8 @@ grn_http_handle_request(grn_http_conn_t *hc)
         if (rc == GRN_AGAIN) {
             rc = GRN_OK;                      /* a streaming response: it has begun */
         } else if (rc != GRN_OK) {
-            rc = grn_http_error_page(r, 500);
+            /* A client that failed to send the body it announced gets its 4xx, not a 500. */
+            rc = grn_http_error_page(r, hc->body.error ? hc->body.error : 500);
         }
         break;
 

@@ -67,10 +67,10 @@ grn_int_t grn_py_wsgi_init(void);
 void      grn_py_wsgi_done(void);
 void      grn_py_wsgi_thread_done(grn_py_thread_t *t);
 
-/* grn_py_input.c: wsgi.input over a request body that is entirely in memory. */
+/* grn_py_input.c: wsgi.input over the request's body; reset(NULL) detaches it after use. */
 grn_int_t grn_py_input_init(void);
 PyObject *grn_py_input_new(void);
-void      grn_py_input_reset(PyObject *input, const char *data, size_t len);
+void      grn_py_input_reset(PyObject *input, grn_http_request_t *r);
 
 /* grn_py_errors.c */
 grn_int_t grn_py_errors_init(void);

@@ -140,6 +140,24 @@ typedef struct {
     (int) (r)->method.len, (r)->method.data, (int) (r)->uri.len, (r)->uri.data,            \
     (int) (r)->protocol.len, (r)->protocol.data
 
+/*
+ * The app raised, with the exception set. When its read of the request body failed because
+ * the client did (went away, timed out, sent a bad chunk), that is the client's doing: one
+ * info line instead of an error with a traceback, and the client gets its 4xx.
+ */
+static void
+grn_py_log_app_exception(grn_http_request_t *r)
+{
+    if (grn_http_body_error(r)) {
+        PyErr_Clear();
+        grn_log_error(GRN_LOG_INFO, grn_py.log, 0, "the application stopped: the client failed "
+                      "to send the request body" GRN_PY_REQ_FMT, GRN_PY_REQ_ARGS(r));
+        return;
+    }
+    grn_py_log_exception(GRN_LOG_ERR, "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
+                         GRN_PY_REQ_ARGS(r));
+}
+
 typedef struct {
     PyObject  *result;      /* what the app returned: its close() is called at the end */
     PyObject  *iter;
@@ -555,14 +573,14 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
     }
 
     /*
-     * A chunked body is entirely in memory by now, so its length is known: giving it as
+     * A buffered chunked body has been received whole, so its length is known: giving it as
      * CONTENT_LENGTH serves the apps (Django) that read only that many bytes and ignore
-     * wsgi.input_terminated.
+     * wsgi.input_terminated. A streamed chunked body has none yet.
      */
     if (r->content_length >= 0 || r->chunked) {
-        if (grn_py_set_uint(env, GRN_PY_CONTENT_LENGTH,
-                            r->content_length >= 0 ? (grn_uint_t) r->content_length
-                                                   : r->body.len) != 0) {
+        off_t  length = grn_http_body_length(r);
+
+        if (length >= 0 && grn_py_set_uint(env, GRN_PY_CONTENT_LENGTH, (grn_uint_t) length) != 0) {
             goto failed;
         }
     }
@@ -627,7 +645,7 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
         }
     }
 
-    grn_py_input_reset(t->input, r->body.data, r->body.len);
+    grn_py_input_reset(t->input, r);
 
     if (PyDict_SetItem(env, grn_py_keys[GRN_PY_WSGI_INPUT], t->input) != 0) {
         goto failed;
@@ -1217,7 +1235,7 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
         grn_py_log_exception(GRN_LOG_ERR, "cannot build the WSGI environ");
 
         if (t->input != NULL) {
-            grn_py_input_reset(t->input, NULL, 0);
+            grn_py_input_reset(t->input, NULL);
         }
 
         return GRN_ERROR;
@@ -1237,9 +1255,7 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
 
     if (result == NULL) {
         rc = GRN_ERROR;
-        grn_py_log_exception(GRN_LOG_ERR,
-                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
-                                 GRN_PY_REQ_ARGS(r));
+        grn_py_log_app_exception(r);
 
     } else {
         PyObject  *iter = NULL;
@@ -1304,16 +1320,12 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
 
         if (collected != 0) {
             rc = GRN_ERROR;
-            grn_py_log_exception(GRN_LOG_ERR,
-                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
-                                 GRN_PY_REQ_ARGS(r));
+            grn_py_log_app_exception(r);
         }
 
         if (grn_py_close(result) != 0) {
             rc = GRN_ERROR;
-            grn_py_log_exception(GRN_LOG_ERR,
-                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
-                                 GRN_PY_REQ_ARGS(r));
+            grn_py_log_app_exception(r);
         }
 
         Py_DECREF(result);
@@ -1322,9 +1334,7 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
             rc = GRN_ERROR;
             PyErr_SetString(PyExc_RuntimeError, "the WSGI application returned without "
                                                 "calling start_response()");
-            grn_py_log_exception(GRN_LOG_ERR,
-                                 "unhandled exception in WSGI application" GRN_PY_REQ_FMT,
-                                 GRN_PY_REQ_ARGS(r));
+            grn_py_log_app_exception(r);
         }
     }
 
@@ -1335,7 +1345,7 @@ grn_py_wsgi_run(grn_py_thread_t *t, grn_http_request_t *r)
     /* Objects the app may have kept must not reach the request's memory after this. */
     resp->r = NULL;
     resp->started = 0;
-    grn_py_input_reset(t->input, NULL, 0);
+    grn_py_input_reset(t->input, NULL);
 
     Py_DECREF(environ);
 
@@ -1352,7 +1362,7 @@ grn_py_stream_end(grn_http_request_t *r, grn_py_stream_t *stream)
     Py_CLEAR(stream->result);
     grn_py_responder_drop(&stream->responder);
     if (stream->input) {
-        grn_py_input_reset(stream->input, NULL, 0);
+        grn_py_input_reset(stream->input, NULL);
         Py_CLEAR(stream->input);
     }
     r->response.stream = NULL;
