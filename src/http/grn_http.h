@@ -71,7 +71,7 @@ struct grn_http_conn_s {
     size_t                 parsed;       /* bytes of buf given to the parser */
     size_t                 head_end;     /* end of the head's last span in buf */
 
-    grn_pool_t            *pool;         /* the current request's pool */
+    grn_pool_t            *pool;         /* the current request's pool; NULL while idle */
     grn_http_request_t    *r;
 
     /* Request head being parsed. */
@@ -120,6 +120,8 @@ struct grn_http_worker_s {
     char                  *free_bufs[32];
     size_t                 free_buf_size;
     grn_uint_t             nfree_bufs;
+    grn_pool_t            *free_pools[32];  /* request pools of connections now idle */
+    grn_uint_t             nfree_pools;
     void                 (*on_request)(grn_http_worker_t *w);   /* after each app response */
     void                 (*on_accept)(grn_http_worker_t *w);    /* after each accept */
     void                  *data;

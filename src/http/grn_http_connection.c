@@ -165,13 +165,16 @@ grn_http_worker_done(grn_http_worker_t *w)
     }
     while ((hc = w->free_conns) != NULL) {
         w->free_conns = hc->next;
-        grn_destroy_pool(hc->pool);
         free(hc);
     }
     for (i = 0; i < w->nfree_bufs; i++) {
         free(w->free_bufs[i]);
     }
     w->nfree_bufs = 0;
+    for (i = 0; i < w->nfree_pools; i++) {
+        grn_destroy_pool(w->free_pools[i]);
+    }
+    w->nfree_pools = 0;
     free(w->listeners);
     free(w->all);
     w->all = NULL;
@@ -262,12 +265,6 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
         hc->c.remote_addr.data = block->remote;
         hc->c.local_addr.data = block->local;
         hc->body.fd = -1;
-        hc->pool = grn_create_pool(4096, w->log);
-        if (hc->pool == NULL) {
-            free(block);
-            close(fd);
-            return;
-        }
     }
     block = (grn_http_conn_block_t *) hc;
 
@@ -372,6 +369,43 @@ grn_http_put_buf(grn_http_worker_t *w, char *buf, size_t size)
     }
 }
 
+/*
+ * A connection holds a request pool only while a request is in progress: an idle keep-alive
+ * connection costs its struct and nothing else, and the pools circulate through a small cache.
+ */
+static grn_int_t
+grn_http_get_pool(grn_http_conn_t *hc)
+{
+    grn_http_worker_t  *w = hc->worker;
+
+    if (hc->pool) {
+        return GRN_OK;
+    }
+    if (w->nfree_pools) {
+        hc->pool = w->free_pools[--w->nfree_pools];
+        return GRN_OK;
+    }
+    hc->pool = grn_create_pool(4096, w->log);
+    return hc->pool ? GRN_OK : GRN_ERROR;
+}
+
+/* The pool must be reset (no request in it) before it goes back. */
+static void
+grn_http_put_pool(grn_http_conn_t *hc)
+{
+    grn_http_worker_t  *w = hc->worker;
+
+    if (hc->pool == NULL) {
+        return;
+    }
+    if (w->nfree_pools < grn_nelems(w->free_pools)) {
+        w->free_pools[w->nfree_pools++] = hc->pool;
+    } else {
+        grn_destroy_pool(hc->pool);
+    }
+    hc->pool = NULL;
+}
+
 /* Forget the current request; keep unparsed bytes (a pipelined request) at the buffer's start. */
 static void
 grn_http_reset_request(grn_http_conn_t *hc)
@@ -394,7 +428,9 @@ grn_http_reset_request(grn_http_conn_t *hc)
     hc->head_handled = 0;
     hc->msg_done = 0;
     hc->iovcnt = 0;
-    grn_reset_pool(hc->pool);
+    if (hc->pool) {
+        grn_reset_pool(hc->pool);
+    }
 
     if (hc->buf) {
         if (hc->parsed < hc->buf_len) {
@@ -414,6 +450,10 @@ grn_http_fail(grn_http_conn_t *hc, grn_uint_t status)
 
     if (hc->r == NULL) {
         /* The error came before the request line was complete (e.g. junk as the method). */
+        if (grn_http_get_pool(hc) != GRN_OK) {
+            grn_http_close(hc);
+            return;
+        }
         grn_reset_pool(hc->pool);
         r = grn_pcalloc(hc->pool, sizeof(grn_http_request_t));
         if (r == NULL
@@ -653,7 +693,7 @@ grn_http_read(grn_http_conn_t *hc)
 
     if (hc->buf == NULL) {
         hc->buf = grn_http_get_buf(hc->worker, size);
-        if (hc->buf == NULL) {
+        if (hc->buf == NULL || grn_http_get_pool(hc) != GRN_OK) {
             grn_http_close(hc);
             return GRN_DONE;
         }
@@ -753,6 +793,7 @@ grn_http_finalize(grn_http_conn_t *hc)
         hc->state = GRN_HTTP_IDLE;
         grn_http_put_buf(hc->worker, hc->buf, hc->buf_size);
         hc->buf = NULL;
+        grn_http_put_pool(hc);
         grn_timer_add(hc->worker->loop, &hc->timer, srv->keepalive_timeout);
     }
     return GRN_OK;
@@ -997,6 +1038,7 @@ grn_http_close(grn_http_conn_t *hc)
 
     hc->parsed = hc->buf_len;
     grn_http_reset_request(hc);
+    grn_http_put_pool(hc);
     if (hc->buf) {
         grn_http_put_buf(w, hc->buf, hc->buf_size);
         hc->buf = NULL;
