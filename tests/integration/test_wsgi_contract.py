@@ -67,6 +67,10 @@ def contract(tmp_path_factory):
                        extra=f"env GREENC_PROBLEMS={problems}; env GREENC_MARKS={marks};"),
         locations=('        location = /healthz { return 200 "ok\\n"; }\n'
                    "        location /api/ { pass contract; script_name /api; }\n"
+                   "        location /streamed/ { pass contract; script_name /streamed;"
+                   " request_buffering off; }\n"
+                   "        location /spooled/ { pass contract; script_name /spooled;"
+                   " client_body_buffer_size 1k; }\n"
                    "        location / { pass contract; }\n"))
     with serving(g):
         yield Contract(g, marks, problems)
@@ -525,12 +529,12 @@ def test_app_exception_log_has_the_request_line(contract):
 # the validators
 
 
-def _validated(contract, name, requests):
+def _validated(contract, name, requests, mount=""):
     """Run (method, path, body, headers, expected_status, expected_body) through
-    validator `name`; fail on any complaint."""
+    validator `name` (under a location `mount`); fail on any complaint."""
     contract.problems()
     for method, path, body, headers, status, expected in requests:
-        r = request(contract, method, f"/{name}{path}", body=body, headers=headers or {})
+        r = request(contract, method, f"{mount}/{name}{path}", body=body, headers=headers or {})
         assert r.status == status, (path, r, contract.g.log_text()[-2000:])
         if expected is not None:
             assert r.body == expected, path
@@ -583,6 +587,49 @@ def test_werkzeug_lint_has_no_complaint(contract):
         ("POST", f"/tour?input=read_n&mark={new_mark()}", b"0123456789abcdef", None, 200,
          b"[written]0123456789abcdef[]"),
     ])
+
+
+@pytest.mark.parametrize("mount", ["/streamed", "/spooled"])
+def test_streamed_and_spooled_bodies_read_as_in_memory_ones(contract, mount):
+    """Every wsgi.input method gives the same answer whether the body is in
+    memory, in a temp file, or read from the socket as it arrives."""
+    chunked = {"Transfer-Encoding": "chunked"}
+    lines = LINES_BODY * 300
+    cases = [("/input/read", BODY, {}), ("/input/read", _chunks(BODY, 5000), chunked),
+             ("/input/read_n?n=4096", BODY, {}), ("/input/read_cl", BODY, {})]
+    cases += [(f"/input/lines?how={how}&n=4&hint=15", lines, {})
+              for how in ("readline", "readline_n", "readlines", "readlines_hint", "iter",
+                          "mixed")]
+    for path, body, headers in cases:
+        if not isinstance(body, bytes):
+            body = list(body)           # sent twice
+        want = request(contract, "POST", path, body=body, headers=headers)
+        got = request(contract, "POST", mount + path, body=body, headers=headers)
+        assert want.status == got.status == 200, (path, got)
+        assert got.json() == want.json(), path
+
+
+@pytest.mark.parametrize("mount", ["/streamed", "/spooled"])
+@pytest.mark.parametrize("name", ["wsgiref", "lint"])
+def test_validators_accept_streamed_and_spooled_bodies(contract, name, mount):
+    """wsgi.input read from the socket (request_buffering off) or from a temp
+    file (a body over client_body_buffer_size) keeps the contract too."""
+    big = BODY * (8000 // len(BODY) + 1)
+    chunked = {"Transfer-Encoding": "chunked"}
+    lines = LINES_BODY * 50
+    requests = [
+        ("POST", "/input/read_n?n=333", big, None, 200, None),
+        ("POST", "/input/read_n?n=333", _chunks(big, 4000), chunked, 200, None),
+        ("POST", "/input/read_cl", big, None, 200, None),
+    ]
+    if name == "wsgiref":   # Werkzeug's lint forbids readline() without a size
+        requests += [
+            ("POST", "/input/lines?how=readline", lines, None, 200, None),
+            ("POST", "/input/lines?how=iter", lines, None, 200, None),
+            ("POST", "/input/lines?how=readline_n&n=3", lines, None, 200, None),
+            ("POST", "/input/lines?how=readlines", lines, None, 200, None),
+        ]
+    _validated(contract, name, requests, mount=mount)
 
 
 @pytest.mark.parametrize("name", ["wsgiref", "lint"])
