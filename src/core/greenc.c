@@ -487,7 +487,9 @@ main(int argc, char **argv)
     }
 
     inherited = grn_upgrade_inherited();
+    grn_systemd_init(cycle->log);
     if (grn_upgrade_adopt(cycle, cycle->log) != GRN_OK
+        || grn_systemd_adopt(cycle, cycle->log) != GRN_OK
         || grn_cycle_open_listening(cycle) != GRN_OK)
     {
         return 1;

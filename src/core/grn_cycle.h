@@ -150,6 +150,9 @@ grn_int_t grn_core_conf_finish(grn_cycle_t *cycle, grn_log_t *log);
 /* Opens one listener: socket, options, bind, listen. GRN_ERROR (logged) when it fails. */
 grn_int_t grn_listening_open(grn_listening_t *ls, grn_log_t *log);
 
+/* Takes an inherited listening fd for the listener of its address; GRN_DECLINED: none. */
+grn_int_t grn_listening_adopt(grn_cycle_t *cycle, int fd, grn_log_t *log);
+
 /* The port of a TCP listener, 0 for unix sockets. */
 grn_uint_t grn_listening_port(grn_listening_t *ls);
 

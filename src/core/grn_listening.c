@@ -118,3 +118,35 @@ grn_listening_port(grn_listening_t *ls)
         return 0;
     }
 }
+
+/*
+ * A listening socket handed over by a previous binary or by systemd: it becomes the fd of the
+ * configured listener with the same address. GRN_DECLINED when no listener has that address
+ * (the caller closes it), GRN_ERROR when the fd is not a socket.
+ */
+grn_int_t
+grn_listening_adopt(grn_cycle_t *cycle, int fd, grn_log_t *log)
+{
+    socklen_t                len;
+    grn_uint_t               i;
+    grn_listening_t         *ls = cycle->listening.elts;
+    struct sockaddr_storage  sa;
+
+    len = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *) &sa, &len) == -1) {
+        grn_log_error(GRN_LOG_ALERT, log, errno, "getsockname() of inherited socket %d failed; "
+                      "ignored", fd);
+        return GRN_ERROR;
+    }
+
+    for (i = 0; i < cycle->listening.nelts; i++) {
+        if (ls[i].fd == -1 && ls[i].socklen == len && memcmp(&ls[i].u.storage, &sa, len) == 0) {
+            ls[i].fd = fd;
+            ls[i].inherited = 1;
+            (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+            return GRN_OK;
+        }
+    }
+
+    return GRN_DECLINED;
+}

@@ -96,6 +96,18 @@ grn_master_live_processes(void)
     return n;
 }
 
+/*
+ * Tells systemd the service stops, unless a new binary has taken over (an upgrade being
+ * committed): then the service goes on in the new master.
+ */
+static void
+grn_master_stopping(grn_cycle_t *cycle)
+{
+    if (grn_upgrade_new_master() == 0) {
+        grn_systemd_stopping(cycle->log);
+    }
+}
+
 int
 grn_master_process(grn_cycle_t *cycle)
 {
@@ -124,9 +136,14 @@ grn_master_process(grn_cycle_t *cycle)
             grn_master_free_old_cycles(cycle);
         }
 
+        if (!grn_exiting) {
+            grn_systemd_check_ready(cycle);
+        }
+
         if (grn_sig_terminate) {
             grn_sig_terminate = 0;
             grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "fast shutdown");
+            grn_master_stopping(cycle);
             grn_exiting = 1;
             grn_master_close_listening(cycle);
             grn_master_stop_all(cycle, SIGTERM, now, GRN_FAST_STOP_GRACE);
@@ -136,6 +153,7 @@ grn_master_process(grn_cycle_t *cycle)
             grn_sig_quit = 0;
             if (!grn_exiting) {
                 grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "graceful shutdown");
+                grn_master_stopping(cycle);
                 grn_exiting = 1;
                 grn_master_close_listening(cycle);
                 grn_master_stop_all(cycle, SIGQUIT, now, cycle->core->graceful_timeout);
@@ -151,6 +169,7 @@ grn_master_process(grn_cycle_t *cycle)
                               "restarting workers (after WINCH), configuration unchanged");
                 grn_noaccept = 0;
             } else {
+                grn_systemd_reloading(cycle->log);
                 cycle = grn_master_reload(cycle);
             }
         }

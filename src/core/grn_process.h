@@ -76,6 +76,15 @@ const char *grn_upgrade_pid_path(grn_cycle_t *cycle);
 grn_int_t grn_upgrade_adopt(grn_cycle_t *cycle, grn_log_t *log);
 grn_flag_t grn_upgrade_inherited(void);
 
+/* grn_systemd.c: Type=notify readiness and socket activation (see the file's comment). */
+void grn_systemd_init(grn_log_t *log);
+void grn_systemd_check_ready(grn_cycle_t *cycle);
+void grn_systemd_reloading(grn_log_t *log);
+void grn_systemd_stopping(grn_log_t *log);
+void grn_systemd_main_again(grn_log_t *log);
+grn_int_t grn_systemd_adopt(grn_cycle_t *cycle, grn_log_t *log);
+void grn_systemd_worker(void);
+
 /* The worker process: never returns. */
 void grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     __attribute__((noreturn));

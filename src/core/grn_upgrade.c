@@ -149,6 +149,7 @@ grn_upgrade_reaped(grn_cycle_t *cycle, int status)
                   "this master serves on and takes its pid file back", (int) grn_upgrade_pid,
                   status);
     grn_upgrade_pid = 0;
+    grn_systemd_main_again(cycle->log);
 
     if (grn_upgrade_oldbin) {
         if (rename(grn_upgrade_oldbin, cycle->core->pid.data) == -1) {
@@ -175,12 +176,9 @@ grn_upgrade_pid_path(grn_cycle_t *cycle)
 grn_int_t
 grn_upgrade_adopt(grn_cycle_t *cycle, grn_log_t *log)
 {
-    int                      fd;
-    char                    *var, *p, *end;
-    socklen_t                len;
-    grn_uint_t               i;
-    grn_listening_t         *ls = cycle->listening.elts;
-    struct sockaddr_storage  sa;
+    int         fd;
+    char       *var, *p, *end;
+    grn_int_t   rc;
 
     var = getenv(GREENC_VAR);
     if (var == NULL) {
@@ -200,24 +198,8 @@ grn_upgrade_adopt(grn_cycle_t *cycle, grn_log_t *log)
             end++;
         }
 
-        len = sizeof(sa);
-        if (getsockname(fd, (struct sockaddr *) &sa, &len) == -1) {
-            grn_log_error(GRN_LOG_ALERT, log, errno, "getsockname() of inherited socket %d "
-                          "failed; ignored", fd);
-            continue;
-        }
-
-        for (i = 0; i < cycle->listening.nelts; i++) {
-            if (ls[i].fd == -1 && ls[i].socklen == len
-                && memcmp(&ls[i].u.storage, &sa, len) == 0)
-            {
-                ls[i].fd = fd;
-                ls[i].inherited = 1;
-                (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
-                break;
-            }
-        }
-        if (i == cycle->listening.nelts) {
+        rc = grn_listening_adopt(cycle, fd, log);
+        if (rc == GRN_DECLINED) {
             grn_log_error(GRN_LOG_NOTICE, log, 0, "inherited socket %d is not in the new "
                           "configuration; closing it", fd);
             close(fd);

@@ -268,6 +268,7 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     grn_worker_thread_t   *threads, *main;
 
     grn_log_tid = 0;
+    grn_systemd_worker();
 
     sig.fd = grn_signals_init_worker(cycle->log);
     if (sig.fd == -1) {
