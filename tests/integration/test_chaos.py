@@ -1,0 +1,175 @@
+"""Chaos under load (issue 6): reloads, broken reloads, a killed worker and a
+rolled-back binary upgrade while clients hammer the server. The load comes from
+loadgen.Load (which tells refused, reset, non-2xx, timeout and the keep-alive
+idle-close race apart) and from wrk. Each test is bounded in time; each prints
+its counts, so the run's log shows what every scenario saw.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import harness
+from harness import SLOW, pid_alive, wait_for
+from loadgen import Load
+
+
+def ready_lines(g):
+    return g.log_text().count(" is ready")
+
+
+def hup_and_wait(g, generation, workers=2):
+    """HUP, then wait until the new generation's workers are all ready."""
+    before = ready_lines(g)
+    g.send_signal(signal.SIGHUP)
+    g.wait_log(f"generation {generation} configured")
+    wait_for(lambda: ready_lines(g) >= before + workers, 20 * SLOW,
+             what=f"generation {generation}'s workers")
+
+
+def report(name, load):
+    counts = load.counts()
+    print(f"\n[chaos] {name}: {counts}")
+    return counts
+
+
+def test_twenty_hups_in_a_row_under_close_load_fail_nothing(greenc):
+    greenc.wait_workers(2)
+    with Load(greenc.port, threads=4, limit=180 * SLOW) as load:
+        time.sleep(0.3)
+        for generation in range(2, 22):
+            hup_and_wait(greenc, generation)
+        time.sleep(0.3)
+    counts = report("20 HUPs, Connection: close", load)
+    assert counts["ok"] > 200
+    assert load.failures() == {}, (counts, load.details)
+
+
+def test_hup_to_an_app_that_fails_import_keeps_the_old_workers_under_load(greenc):
+    old = greenc.wait_workers(2)
+    app = greenc.apps_dir / "app.py"
+    good = app.read_text()
+    with Load(greenc.port, threads=4, limit=60 * SLOW) as load:
+        time.sleep(0.3)
+        app.write_text("raise RuntimeError('broken on purpose')\n" + good)
+        greenc.send_signal(signal.SIGHUP)
+        greenc.wait_log("RuntimeError: broken on purpose")
+        time.sleep(0.5)
+        assert all(pid_alive(p) for p in old)          # still serving
+        app.write_text(good)
+        hup_and_wait(greenc, 3)
+        wait_for(lambda: not any(pid_alive(p) for p in old), 20 * SLOW,
+                 what="the old workers to retire once good code is loaded")
+        time.sleep(0.3)
+    counts = report("HUP to code that raises at import, then fixed", load)
+    assert counts["ok"] > 50
+    assert load.failures() == {}, (counts, load.details)
+
+
+def test_hup_with_a_config_error_under_load_fails_nothing(greenc):
+    old = greenc.wait_workers(2)
+    good = greenc.conf.read_text()
+    with Load(greenc.port, threads=4, limit=60 * SLOW) as load:
+        time.sleep(0.3)
+        greenc.conf.write_text(good.replace("http {", "http {\n    listen_bogus 1;", 1))
+        greenc.send_signal(signal.SIGHUP)
+        greenc.wait_log('unknown directive "listen_bogus"')
+        time.sleep(0.5)
+    counts = report("HUP with a config error", load)
+    assert greenc.worker_pids() == old
+    assert counts["ok"] > 50
+    assert load.failures() == {}, (counts, load.details)
+
+
+def test_kill_9_of_a_worker_fails_only_its_in_flight_requests(greenc):
+    victim, survivor = greenc.wait_workers(2)
+    with Load(greenc.port, threads=4, limit=60 * SLOW) as load:
+        time.sleep(0.5)
+        os.kill(victim, signal.SIGKILL)
+        greenc.wait_log(f"worker process {victim} of app \"hello\" exited on signal 9")
+        wait_for(lambda: len(greenc.worker_pids()) == 2, 20 * SLOW, what="a replacement")
+        time.sleep(0.5)
+    counts = report("kill -9 of a worker", load)
+    assert counts["ok"] > 50
+    # No refused connection, no error status; at most the victim's in-flight
+    # requests (one per client thread) were cut.
+    assert counts["refused"] == counts["non2xx"] == counts["timeout"] == counts["other"] == 0
+    assert counts["reset"] <= 4, load.details
+    assert pid_alive(survivor)
+
+
+def test_keepalive_load_across_reloads_only_sees_idle_close_races(greenc):
+    greenc.wait_workers(2)
+    with Load(greenc.port, threads=8, keepalive=True, limit=120 * SLOW) as load:
+        time.sleep(0.3)
+        for generation in range(2, 7):
+            hup_and_wait(greenc, generation)
+            time.sleep(0.2)
+        time.sleep(0.3)
+    counts = report("5 HUPs, keep-alive", load)
+    assert counts["ok"] > 200
+    assert load.failures(allowed=("ok", "idle_close")) == {}, (counts, load.details)
+
+
+def test_wrk_sees_no_error_across_hups(greenc):
+    greenc.wait_workers(2)
+    wrk = subprocess.Popen(["wrk", "-t2", "-c16", f"-d{int(6 * SLOW)}s", "-H",
+                            "Connection: close", f"http://127.0.0.1:{greenc.port}/"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(0.5)
+        for generation in range(2, 6):
+            hup_and_wait(greenc, generation)
+        out, _ = wrk.communicate(timeout=30 * SLOW)
+    finally:
+        if wrk.poll() is None:
+            wrk.kill()
+            wrk.wait()
+    print("\n[chaos] wrk across 4 HUPs:\n" + out)
+    assert wrk.returncode == 0, out
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    assert requests > 200, out
+    assert "Socket errors" not in out, out
+    assert "Non-2xx" not in out, out
+
+
+def _pid(path):
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def test_upgrade_rolled_back_under_load_fails_nothing(greenc):
+    old_workers = greenc.wait_workers(2)
+    oldbin = greenc.pid_file.with_name(greenc.pid_file.name + ".oldbin")
+    new_pid = None
+    with Load(greenc.port, threads=4, limit=120 * SLOW) as load:
+        try:
+            time.sleep(0.3)
+            greenc.send_signal(signal.SIGUSR2)
+            wait_for(lambda: _pid(oldbin) == greenc.pid and _pid(greenc.pid_file) not in
+                     (None, greenc.pid), 10 * SLOW, what="the new master's pid file")
+            new_pid = _pid(greenc.pid_file)
+            wait_for(lambda: len(harness.children_of(new_pid)) == 2, 20 * SLOW,
+                     what="the new master's workers")
+            greenc.send_signal(signal.SIGWINCH)           # old workers drain
+            wait_for(lambda: not any(pid_alive(p) for p in old_workers), 20 * SLOW,
+                     what="the old workers to drain")
+            greenc.send_signal(signal.SIGHUP)             # roll back: old workers again
+            wait_for(lambda: len([p for p in harness.children_of(greenc.pid)
+                                  if p != new_pid]) == 2, 20 * SLOW,
+                     what="the old master's workers back")
+            os.kill(new_pid, signal.SIGQUIT)              # the new binary goes
+            wait_for(lambda: not pid_alive(new_pid), 20 * SLOW, what="the new master to exit")
+            wait_for(lambda: _pid(greenc.pid_file) == greenc.pid and not oldbin.exists(),
+                     10 * SLOW, what="the pid file given back")
+            time.sleep(0.3)
+        finally:
+            if new_pid and pid_alive(new_pid):
+                os.kill(new_pid, signal.SIGTERM)
+    counts = report("USR2, WINCH, HUP (roll back), QUIT the new master", load)
+    assert counts["ok"] > 50
+    assert load.failures() == {}, (counts, load.details)
