@@ -6,6 +6,7 @@ QUIT on the new one rolls back, a failed exec gives the pid file back."""
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 import harness
@@ -100,3 +101,48 @@ def test_failed_exec_keeps_the_old_master_and_its_pid_file(greenc_factory, tmp_p
     wait_for(lambda: _read_pid(g.pid_file) == g.pid, 10 * SLOW, what="the pid file back")
     assert not g.pid_file.with_name(g.pid_file.name + ".oldbin").exists()
     assert g.get("/").status == 200
+
+
+UPGRADE_SH = harness.HERE.parent.parent / "contrib" / "greenc-upgrade.sh"
+
+
+def _run_upgrade_script(g, path):
+    return subprocess.run(["sh", str(UPGRADE_SH), str(g.pid_file),
+                           f"http://127.0.0.1:{g.port}{path}", str(int(15 * SLOW))],
+                          capture_output=True, text=True, timeout=120 * SLOW)
+
+
+def test_upgrade_script_commits_when_the_new_binary_serves(greenc):
+    greenc.wait_workers(2)
+    loop = RequestLoop(greenc, "/", limit=60 * SLOW)
+    loop.start()
+    new_pid = None
+    try:
+        cp = _run_upgrade_script(greenc, "/healthz")
+        assert cp.returncode == 0, cp.stderr
+        greenc.wait_exit(timeout=10 * SLOW)          # the old master is gone
+        new_pid = _read_pid(greenc.pid_file)
+        assert new_pid != greenc.pid and pid_alive(new_pid)
+        assert f"upgraded: master {new_pid}" in cp.stderr
+        results = loop.stop()
+        assert results and loop.failures() == [], loop.failures()[:5]
+    finally:
+        loop.stop()
+        _stop_new(new_pid)
+
+
+def test_upgrade_script_rolls_back_when_the_new_binary_does_not_serve(greenc):
+    greenc.wait_workers(2)
+    loop = RequestLoop(greenc, "/", limit=60 * SLOW)
+    loop.start()
+    try:
+        cp = _run_upgrade_script(greenc, "/gone")       # answers 410: not healthy
+        assert cp.returncode == 1, cp.stderr
+        assert f"rolled back: master {greenc.pid}" in cp.stderr
+        assert _read_pid(greenc.pid_file) == greenc.pid
+        assert not greenc.pid_file.with_name(greenc.pid_file.name + ".oldbin").exists()
+        assert len(greenc.wait_workers(2)) == 2
+        results = loop.stop()
+        assert results and loop.failures() == [], loop.failures()[:5]
+    finally:
+        loop.stop()
