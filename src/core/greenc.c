@@ -347,6 +347,17 @@ grn_daemonize(grn_log_t *log)
         grn_log_error(GRN_LOG_EMERG, log, errno, "setsid() failed");
         return GRN_ERROR;
     }
+
+    /* Once more: a session leader that opened a terminal would get it as its controlling one. */
+    switch (fork()) {
+    case -1:
+        grn_log_error(GRN_LOG_EMERG, log, errno, "fork() failed");
+        return GRN_ERROR;
+    case 0:
+        break;
+    default:
+        _exit(0);
+    }
     umask(0);
 
     fd = open("/dev/null", O_RDWR);
