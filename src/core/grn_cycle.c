@@ -16,6 +16,7 @@ static const grn_command_t *const grn_cycle_commands[] = {
     grn_core_commands,
     grn_app_commands,
     grn_http_commands,
+    grn_http_static_commands,
     NULL
 };
 

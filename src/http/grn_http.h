@@ -11,7 +11,8 @@
  * grn_http_parse.c (llhttp callbacks and the policy checks on top of them),
  * grn_http_body.c (the request body: memory, temp file, or streamed to the app),
  * grn_http_route.c (server and location selection), grn_http_response.c (response head,
- * error pages, `return`), grn_http_conf.c (directives).
+ * error pages, `return`), grn_http_static.c (static files), grn_http_cond.c (dates, entity
+ * tags and ranges), grn_http_conf.c (directives).
  */
 
 #ifndef GRN_HTTP_H
@@ -155,6 +156,37 @@ grn_http_srv_conf_t *grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host
 grn_http_loc_conf_t *grn_http_find_location(grn_http_srv_conf_t *srv, grn_str_t *path);
 /* Runs the location's action; the response is in r->response afterwards. */
 void grn_http_handle_request(grn_http_conn_t *hc);
+
+/* grn_http_static.c: root, alias, index, try_files, types, disable_symlinks */
+/*
+ * Once a server's settings are merged: checks that every root and alias exists (file:line when
+ * not), resolves try_files' "@name" fallbacks, and gives try_files locations their action.
+ */
+grn_int_t grn_http_static_finish(grn_conf_t *cf, grn_http_srv_conf_t *srv);
+/*
+ * Serves r->path from loc's root or alias, trying loc's try_files first. GRN_OK: the response
+ * is in r->response (a file to send, an error page, a redirect); GRN_DECLINED: an internal
+ * redirect set r->loc (and perhaps r->path and r->query), whose action runs next.
+ */
+grn_int_t grn_http_static_handler(grn_http_request_t *r, grn_http_loc_conf_t *loc);
+
+/* grn_http_cond.c: HTTP dates, entity-tag lists, byte ranges */
+/* An HTTP-date in any of its three forms (IMF-fixdate, RFC 850, asctime); -1 when invalid. */
+time_t grn_http_parse_time(const grn_str_t *value);
+/* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") into buf (30 bytes); returns its length. */
+size_t grn_http_format_time(char *buf, time_t t);
+/*
+ * Whether an If-Match / If-None-Match list ("*" or entity tags) holds etag (with its quotes).
+ * weak: W/"x" matches "x" (If-None-Match); otherwise a weak tag never matches (If-Match).
+ */
+grn_flag_t grn_http_etag_match(const grn_str_t *list, const char *etag, size_t etag_len,
+    grn_flag_t weak);
+/*
+ * A Range header for `size` bytes. GRN_AGAIN: one satisfiable range [*start, *end);
+ * GRN_DECLINED: unsatisfiable (416); GRN_OK: nothing to honour: not "bytes=", invalid (ignored,
+ * RFC 9110 14.2), or several ranges (answered with the whole representation).
+ */
+grn_int_t grn_http_parse_range(const grn_str_t *value, off_t size, off_t *start, off_t *end);
 
 /* grn_http_log.c */
 extern const char  grn_http_log_combined[];

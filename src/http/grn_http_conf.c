@@ -217,7 +217,8 @@ grn_http_create_srv_conf(grn_conf_t *cf)
     if (grn_array_init(&srv->listen, cf->pool, 2, sizeof(grn_http_listen_t)) != GRN_OK
         || grn_array_init(&srv->names, cf->pool, 2, sizeof(grn_http_server_name_t)) != GRN_OK
         || grn_array_init(&srv->locations, cf->pool, 4, sizeof(grn_http_loc_conf_t *))
-           != GRN_OK)
+           != GRN_OK
+        || grn_array_init(&srv->named, cf->pool, 1, sizeof(grn_http_loc_conf_t *)) != GRN_OK)
     {
         return NULL;
     }
@@ -254,6 +255,9 @@ grn_http_create_loc_conf(grn_conf_t *cf)
     loc->send_timeout = GRN_CONF_UNSET_MSEC;
     loc->server_tokens = GRN_CONF_UNSET;
     loc->access_logs = GRN_CONF_UNSET_PTR;
+    loc->index = GRN_CONF_UNSET_PTR;
+    loc->types = GRN_CONF_UNSET_PTR;
+    loc->disable_symlinks = GRN_CONF_UNSET_UINT;
     loc->file = cf->conf_file->name;
     loc->line = cf->conf_file->line;
     return loc;
@@ -383,10 +387,35 @@ grn_http_location(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *con
         return GRN_CONF_ERROR;
     }
 
-    if (parent->parent == NULL && cf->cmd_type == GRN_SRV_CONF) {
+    /* "location @name": reached only by try_files, never by a request's URI (as in nginx) */
+    if (name->data[0] == '@') {
+        if (cf->args->nelts == 3) {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "the named location \"%.*s\" takes no "
+                               "modifier", (int) name->len, name->data);
+            return GRN_CONF_ERROR;
+        }
+        if (cf->cmd_type != GRN_SRV_CONF) {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "the named location \"%.*s\" can stand "
+                               "on the server level only", (int) name->len, name->data);
+            return GRN_CONF_ERROR;
+        }
+        match = GRN_HTTP_LOC_NAMED;
+    }
+
+    if (match == GRN_HTTP_LOC_NAMED) {
+        list = &srv->named;
+        parent = NULL;
+    } else if (parent->parent == NULL && cf->cmd_type == GRN_SRV_CONF) {
         list = &srv->locations;
         parent = NULL;
     } else {
+        if (parent->match == GRN_HTTP_LOC_NAMED) {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0,
+                               "location \"%.*s\" cannot be inside the named location \"%.*s\"",
+                               (int) name->len, name->data,
+                               (int) parent->name.len, parent->name.data);
+            return GRN_CONF_ERROR;
+        }
         if (parent->match == GRN_HTTP_LOC_EXACT) {
             grn_conf_log_error(GRN_LOG_EMERG, cf, 0,
                                "location \"%.*s\" cannot be inside the exact location \"%.*s\"",
@@ -793,6 +822,15 @@ grn_http_root(grn_conf_t *cf, const grn_command_t *cmd, void *conf)
     if (rv != GRN_CONF_OK) {
         return rv;
     }
+    loc->root_file = cf->conf_file->name;
+    loc->root_line = cf->conf_file->line;
+
+    /* "root /srv/www/" is "/srv/www": a URI brings its own slash */
+    if (loc->root.data) {
+        while (loc->root.len > 1 && loc->root.data[loc->root.len - 1] == '/') {
+            loc->root.data[--loc->root.len] = '\0';
+        }
+    }
 
     /* root at http or server level is a default for locations; in a location it is the action */
     if (cf->cmd_type == GRN_LOC_CONF) {
@@ -1096,6 +1134,12 @@ grn_http_merge_loc(grn_http_loc_conf_t *conf, grn_http_loc_conf_t *prev)
     grn_conf_merge_value(conf->server_tokens, prev->server_tokens, 1);
     grn_conf_merge_str_value(conf->default_type, prev->default_type, "text/plain");
     grn_conf_merge_ptr_value(conf->access_logs, prev->access_logs, GRN_CONF_UNSET_PTR);
+    grn_conf_merge_ptr_value(conf->index, prev->index, NULL);
+    grn_conf_merge_ptr_value(conf->types, prev->types, NULL);
+    if (conf->disable_symlinks == GRN_CONF_UNSET_UINT) {
+        conf->disable_symlinks = prev->disable_symlinks == GRN_CONF_UNSET_UINT
+                                 ? GRN_HTTP_SYMLINKS_OFF : prev->disable_symlinks;
+    }
 
     /* root set at an outer level serves the locations that have no action of their own */
     if (conf->root.data == NULL && conf->alias.data == NULL) {
@@ -1251,7 +1295,10 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
         if (grn_array_init(&apps, cf->temp_pool, 4, sizeof(grn_app_conf_t *)) != GRN_OK) {
             return GRN_ERROR;
         }
-        if (grn_http_finish_locations(cf, &srv[i]->locations, srv[i]->loc, &apps) != GRN_OK) {
+        if (grn_http_finish_locations(cf, &srv[i]->locations, srv[i]->loc, &apps) != GRN_OK
+            || grn_http_finish_locations(cf, &srv[i]->named, srv[i]->loc, &apps) != GRN_OK
+            || grn_http_static_finish(cf, srv[i]) != GRN_OK)
+        {
             return GRN_ERROR;
         }
 

@@ -21,6 +21,7 @@ typedef struct grn_http_loc_conf_s  grn_http_loc_conf_t;
 #define GRN_HTTP_LOC_PREFIX_NOREGEX  2    /* location ^~ /a/ */
 #define GRN_HTTP_LOC_REGEX           3    /* location ~ re */
 #define GRN_HTTP_LOC_REGEX_CASELESS  4    /* location ~* re */
+#define GRN_HTTP_LOC_NAMED           5    /* location @name: only try_files reaches it */
 
 /* What a location does with a request. */
 #define GRN_HTTP_ACTION_NONE         0    /* 404 */
@@ -28,6 +29,11 @@ typedef struct grn_http_loc_conf_s  grn_http_loc_conf_t;
 #define GRN_HTTP_ACTION_RETURN       2    /* return CODE [text|URL] */
 #define GRN_HTTP_ACTION_STATIC       3    /* root / alias */
 #define GRN_HTTP_ACTION_STATUS       4    /* status page */
+
+/* disable_symlinks: which symbolic links below a root or alias are followed. */
+#define GRN_HTTP_SYMLINKS_OFF        0    /* all (nginx's default) */
+#define GRN_HTTP_SYMLINKS_ON         1    /* none */
+#define GRN_HTTP_SYMLINKS_NOT_OWNER  2    /* those owned by the owner of their target */
 
 /* One `listen` directive as parsed. */
 typedef struct {
@@ -52,6 +58,15 @@ typedef struct {
     grn_str_t              name;          /* lower-cased; "*.example.com", "www.example.*" */
     pcre2_code            *regex;         /* for "~..." names */
 } grn_http_server_name_t;
+
+/* One extension of a types { } block: "css" -> "text/css". */
+typedef struct {
+    grn_str_t              exten;         /* lower-case */
+    grn_str_t              type;
+} grn_http_type_t;
+
+/* A try_files directive, compiled by grn_http_static.c. */
+typedef struct grn_http_try_files_s  grn_http_try_files_t;
 
 typedef struct {
     grn_str_t              name;
@@ -82,6 +97,9 @@ struct grn_http_loc_conf_s {
 
     grn_str_t              root;          /* full path */
     grn_str_t              alias;         /* full path */
+    grn_str_t              root_file;     /* where this location's root or alias stands */
+    grn_uint_t             root_line;     /*   (0: inherited or none) */
+    grn_http_try_files_t  *try_files;     /* this location's own, not inherited */
 
     grn_array_t            locations;     /* nested, of grn_http_loc_conf_t * */
     grn_http_loc_conf_t   *parent;        /* the enclosing location, NULL at server level */
@@ -96,6 +114,9 @@ struct grn_http_loc_conf_s {
     grn_flag_t             server_tokens;
     grn_str_t              default_type;
     grn_array_t           *access_logs;   /* of grn_http_access_log_t; NULL: off */
+    grn_array_t           *index;         /* of grn_str_t file names */
+    grn_array_t           *types;         /* of grn_http_type_t, sorted; NULL: built-in */
+    grn_uint_t             disable_symlinks;   /* GRN_HTTP_SYMLINKS_* */
 
     grn_str_t              file;          /* where the block starts */
     grn_uint_t             line;
@@ -117,6 +138,7 @@ struct grn_http_srv_conf_s {
 
     grn_http_loc_conf_t   *loc;           /* settings written at server level */
     grn_array_t            locations;     /* of grn_http_loc_conf_t *, in order of appearance */
+    grn_array_t            named;         /* of grn_http_loc_conf_t *: location @name */
 
     grn_str_t              file;
     grn_uint_t             line;
@@ -139,6 +161,8 @@ typedef struct {
 } grn_http_addr_t;
 
 extern const grn_command_t grn_http_commands[];
+/* types, index, try_files, disable_symlinks: in grn_http_static.c */
+extern const grn_command_t grn_http_static_commands[];
 
 /*
  * After parsing: merges http → server → location settings, resolves `pass` targets, and adds

@@ -859,6 +859,11 @@ grn_http_send_file(grn_http_conn_t *hc)
             hc->write_ready = 0;
             resp->sent += resp->file_pos - start;
             hc->body_sent += resp->file_pos - start;
+            if (resp->file_pos > start) {
+                /* send_timeout runs between two writes, not over the whole file */
+                grn_timer_add(hc->worker->loop, &hc->timer,
+                              (hc->r->loc ? hc->r->loc : hc->r->srv->loc)->send_timeout);
+            }
             return GRN_AGAIN;
         }
         if (n == -1 && errno == EINTR) {
@@ -866,7 +871,8 @@ grn_http_send_file(grn_http_conn_t *hc)
         }
         if (n == 0) {
             grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
-                          "the file sent by wsgi.file_wrapper ended before its length");
+                          "a file being sent ended before its length: it was cut "
+                          "while it was sent");
         } else if (errno != EPIPE && errno != ECONNRESET) {
             grn_log_error(GRN_LOG_INFO, hc->worker->log, errno, "sendfile() to %.*s failed",
                           (int) hc->c.remote_addr.len, hc->c.remote_addr.data);

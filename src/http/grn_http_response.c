@@ -251,7 +251,7 @@ grn_http_response_body_iov(grn_http_conn_t *hc, int n)
                 grn_py_abort(r);
             }
         }
-        if (!resp->more && resp->sent + (off_t) len < resp->content_length) {
+        if (!resp->more && !resp->file && resp->sent + (off_t) len < resp->content_length) {
             hc->close = 1;
         }
     }

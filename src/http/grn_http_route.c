@@ -14,6 +14,8 @@
 #include "grn_py.h"
 #include "grn_scoreboard.h"
 
+#define GRN_HTTP_MAX_REDIRECTS  10
+
 static grn_flag_t
 grn_http_regex_match(pcre2_code *re, const char *data, size_t len)
 {
@@ -231,52 +233,84 @@ grn_http_return(grn_http_request_t *r)
     return grn_http_response_append(r, loc->return_text.data, loc->return_text.len);
 }
 
+/*
+ * Runs the location's action. try_files, index files and a path that normalizes to another
+ * location end in an internal redirect: r->loc changes and the loop runs the new one, at most
+ * GRN_HTTP_MAX_REDIRECTS times (nginx's limit), so a cycle of redirects is a 500, not a hang.
+ */
 void
 grn_http_handle_request(grn_http_conn_t *hc)
 {
     grn_int_t             rc;
+    grn_uint_t            action, redirects;
     grn_http_request_t   *r = hc->r;
-    grn_http_loc_conf_t  *loc = r->loc;
+    grn_http_loc_conf_t  *loc;
 
-    switch (loc ? loc->action : GRN_HTTP_ACTION_NONE) {
+    for (redirects = 0; ; redirects++) {
+        loc = r->loc;
 
-    case GRN_HTTP_ACTION_PASS:
-        if (loc->app != hc->worker->group->app) {
+        if (loc) {
+            action = loc->action;
+        } else if (r->srv->loc->root.data) {
+            /* no location matched: a server-level root serves it, as in nginx */
+            loc = r->srv->loc;
+            action = GRN_HTTP_ACTION_STATIC;
+        } else {
+            action = GRN_HTTP_ACTION_NONE;
+        }
+
+        switch (action) {
+
+        case GRN_HTTP_ACTION_PASS:
+            if (loc->app != hc->worker->group->app) {
+                grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
+                              "location \"%.*s\" passes to app \"%.*s\", which this listener's "
+                              "workers do not run", (int) loc->name.len, loc->name.data,
+                              (int) loc->app->name.len, loc->app->name.data);
+                rc = grn_http_error_page(r, 502);
+                break;
+            }
+            grn_sb_busy(grn_log_tid, hc->worker->loop->now);
+            rc = grn_py_call(r);
+            grn_sb_idle(grn_log_tid);
+            if (rc == GRN_AGAIN) {
+                rc = GRN_OK;                      /* a streaming response: it has begun */
+            } else if (rc != GRN_OK) {
+                /* A client that failed to send the body it announced gets its 4xx, not a 500. */
+                rc = grn_http_error_page(r, hc->body.error ? hc->body.error : 500);
+            }
+            break;
+
+        case GRN_HTTP_ACTION_RETURN:
+            rc = grn_http_return(r);
+            break;
+
+        case GRN_HTTP_ACTION_STATIC:
+            rc = grn_http_static_handler(r, loc);
+            if (rc == GRN_DECLINED) {
+                if (redirects < GRN_HTTP_MAX_REDIRECTS) {
+                    continue;
+                }
+                grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
+                              "a cycle of internal redirects (try_files, index) while "
+                              "serving \"%.*s\", client: %.*s", (int) r->uri.len, r->uri.data,
+                              (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+                rc = grn_http_error_page(r, 500);
+            }
+            break;
+
+        case GRN_HTTP_ACTION_STATUS:
+            /* The status page arrives with later work; say so rather than guess. */
             grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
-                          "location \"%.*s\" passes to app \"%.*s\", which this listener's "
-                          "workers do not run", (int) loc->name.len, loc->name.data,
-                          (int) loc->app->name.len, loc->app->name.data);
-            rc = grn_http_error_page(r, 502);
+                          "location \"%.*s\": the status page is not implemented in this "
+                          "version", (int) loc->name.len, loc->name.data);
+            rc = grn_http_error_page(r, 501);
+            break;
+
+        default:
+            rc = grn_http_error_page(r, 404);
             break;
         }
-        grn_sb_busy(grn_log_tid, hc->worker->loop->now);
-        rc = grn_py_call(r);
-        grn_sb_idle(grn_log_tid);
-        if (rc == GRN_AGAIN) {
-            rc = GRN_OK;                      /* a streaming response: it has begun */
-        } else if (rc != GRN_OK) {
-            /* A client that failed to send the body it announced gets its 4xx, not a 500. */
-            rc = grn_http_error_page(r, hc->body.error ? hc->body.error : 500);
-        }
-        break;
-
-    case GRN_HTTP_ACTION_RETURN:
-        rc = grn_http_return(r);
-        break;
-
-    case GRN_HTTP_ACTION_STATIC:
-    case GRN_HTTP_ACTION_STATUS:
-        /* Static files and the status page arrive with later work; say so rather than guess. */
-        grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
-                      "location \"%.*s\": %s is not implemented in this version",
-                      (int) loc->name.len, loc->name.data,
-                      loc->action == GRN_HTTP_ACTION_STATIC ? "serving static files"
-                                                              : "the status page");
-        rc = grn_http_error_page(r, 501);
-        break;
-
-    default:
-        rc = grn_http_error_page(r, 404);
         break;
     }
 

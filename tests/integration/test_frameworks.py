@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from harness import HERE, REQUEST_TIMEOUT, Greenc, app_block, parse_responses, serving
+from harness import HERE, REPO, REQUEST_TIMEOUT, Greenc, app_block, parse_responses, serving
 
 FRAMEWORK_APPS = HERE / "apps" / "frameworks"
 PYTHON = "/usr/bin/python3"           # Debian's: the frameworks come from apt
@@ -233,7 +233,7 @@ def django_srv(tmp_path_factory):
                            f"env GREENC_DJANGO_DB={db}; env GREENC_DJANGO_STATIC={static};")
     g.write_config(apps=apps, locations=(
         '        location = /healthz { return 200 "ok\\n"; }\n'
-        f"        location /static/ {{ alias {static}/; }}\n"
+        f"        location /static/ {{ alias {static}/; include {REPO}/conf/mime.types; }}\n"
         "        location / { pass django; }\n"))
     g.static = static
     with serving(g):
@@ -343,7 +343,6 @@ def test_django_streaming_response(django_srv):
     assert r.headers["Transfer-Encoding"] == "chunked"
 
 
-@pytest.mark.xfail(reason="static files not implemented (issue 5)", strict=True)
 def test_django_static_files_through_location_static(django_srv):
     path = "admin/css/base.css"
     expected = (django_srv.static / path).read_bytes()
