@@ -4,7 +4,7 @@
 #
 #   contrib/deps-debian.sh           to build: compiler, Python, PCRE2, OpenSSL, llhttp
 #   contrib/deps-debian.sh --test    also what "make test" and "make test-asan" need
-#   contrib/deps-debian.sh --bench   also the benchmark tools (wrk, gunicorn, uwsgi)
+#   contrib/deps-debian.sh --bench   also the benchmark tools (wrk, gunicorn, uwsgi, nginx)
 #
 # Runs apt-get through sudo unless already root.  Quiet: apt's output is shown
 # only when something fails.
@@ -23,7 +23,7 @@ for option
 do
     case "$option" in
         --test)   packages="$packages python3-pytest python3-flask curl procps python3-django python3-falcon python3-pyramid python3-bottle python3-werkzeug slowhttptest python3-h11 wrk" ;;
-        --bench)  packages="$packages wrk gunicorn uwsgi uwsgi-plugin-python3 util-linux python3-flask" ;;
+        --bench)  packages="$packages wrk gunicorn uwsgi uwsgi-plugin-python3 util-linux python3-flask nginx-light" ;;
         -h|--help) usage ;;
         *)        echo "$0: unknown option \"$option\"" >&2; usage ;;
     esac

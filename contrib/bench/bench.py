@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""greenc benchmark: greenc against Gunicorn (sync, gthread) and uWSGI.
+"""greenc benchmark: greenc against Gunicorn (sync, gthread) and uWSGI, and nginx for static files.
 
 Same WSGI app for every server in a workload (apps/hello.py for hello world,
 apps/bench_app.py and apps/flask_hello.py for the others), 2 worker
@@ -7,7 +7,8 @@ processes each, loopback only.  Workloads: hello keep-alive and
 `Connection: close`, 100 KB responses, 1 MB uploads, 1 MB wsgi.file_wrapper
 downloads, Flask hello world, a streaming generator, 4 threads per worker,
 10,000 idle keep-alive connections (memory per connection) and a starvation
-probe (fresh connections while 50 keep-alive clients hammer).  The server (all its processes) is pinned to
+probe (fresh connections while 50 keep-alive clients hammer); and a 10 KB
+static file sent by greenc itself and by nginx (static10k).  The server (all its processes) is pinned to
 CPU 0, wrk to CPU 1.  Runs are interleaved (run 1: every workload, every
 server; run 2: ...) and the median over runs is reported.
 
@@ -54,9 +55,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))          # contrib/bench -> repo
 GREENC = os.path.join(ROOT, "objs", "greenc")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-ALL_SERVERS = ["greenc", "gunicorn-sync", "gunicorn-gthread", "uwsgi"]
+WSGI_SERVERS = ["greenc", "gunicorn-sync", "gunicorn-gthread", "uwsgi"]
+ALL_SERVERS = WSGI_SERVERS + ["nginx"]      # nginx only runs the workloads that name it
+NGINX = "/usr/sbin/nginx"
 
 FILE_SIZE = 1 << 20            # file1m: the file served through wsgi.file_wrapper
+STATIC_SIZE = 10 * 1024        # static10k: the file the server sends itself
 UPLOAD_SIZE = 1 << 20          # upload1m: the POST body
 IDLE_CONNS = 10000             # idle10k: idle keep-alive connections held open
 IDLE_OPEN_TIMEOUT = 60.0       # idle10k: at most this long to open them all
@@ -98,6 +102,10 @@ WORKLOADS = {
     "starvation": dict(app="hello:application", path="/", kind="starvation",
                        desc="%d fresh `Connection: close` requests, one after another, "
                             "while wrk -c50 keep-alive hammers" % PROBES),
+    "static10k": dict(path="/static/f10k.bin", check_len=STATIC_SIZE, static=True,
+                      servers=["greenc", "nginx"],
+                      desc="a 10 KB file sent by the server itself (no Python), keep-alive: "
+                           "greenc `root` location vs nginx `root`, 2 workers each"),
 }
 ALL_WORKLOADS = list(WORKLOADS)
 LONG_DURATION = 10            # default wrk seconds for keepalive and close
@@ -295,6 +303,12 @@ def greenc_conf(workload, bind, tmp):
     main = ['daemon off;',
             'pid "%s/greenc.pid";' % tmp,
             'error_log "%s/error.log" warn;' % tmp]
+    if wl.get("static"):
+        # No app: the listener is served by the C-only router group, 2 workers like nginx.
+        return ('%s\nrouter_workers 2;\nhttp { access_log off; '
+                'default_type application/octet-stream; server { listen %s; '
+                'location = / { return 200 "Hello world!\\n"; } '
+                'location /static/ { root "%s"; } } }\n' % ("\n".join(main), bind, tmp))
     app = ['wsgi %s;' % wl["app"],
            'python_path "%s";' % APPS_DIR,
            'workers %d;' % wl.get("workers", 2)]
@@ -332,17 +346,51 @@ def greenc_nofile():
     return hard
 
 
+def nginx_conf(bind, tmp):
+    """nginx serving the static workload's file the way greenc does: 2 workers, sendfile,
+    no access log, the same hello on / for the readiness check."""
+    return """daemon off;
+master_process on;
+worker_processes 2;
+%s
+pid "%s/nginx.pid";
+error_log "%s/nginx-error.log" warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    default_type application/octet-stream;
+    client_body_temp_path "%s/nginx-body";
+    proxy_temp_path "%s/nginx-proxy";
+    server {
+        listen %s;
+        location = / { return 200 "Hello world!\\n"; }
+        location /static/ { root "%s"; }
+    }
+}
+""" % ("user root;" if os.geteuid() == 0 else "", tmp, tmp, tmp, tmp, bind, tmp)
+
+
 def server_command(name, port, tmp, workload="keepalive"):
     """(argv, stop_signal) for a server, or raise LookupError(reason)."""
     bind = "127.0.0.1:%d" % port
     wl = WORKLOADS[workload]
-    module, callable_ = wl["app"].split(":")
-    workers = str(wl.get("workers", 2))
     if name == "greenc":
         conf = os.path.join(tmp, "greenc.conf")
         with open(conf, "w") as f:
             f.write(greenc_conf(workload, bind, tmp))
         return [GREENC, "-c", conf], signal.SIGTERM
+    if name == "nginx":
+        if not os.access(NGINX, os.X_OK):
+            raise LookupError("%s missing: apt-get install nginx-light" % NGINX)
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_conf(bind, tmp))
+        # -e: the log nginx writes before it has read the config (not /var/log/nginx)
+        return ([NGINX, "-p", tmp + "/", "-e", os.path.join(tmp, "nginx-error.log"),
+                 "-c", conf], signal.SIGTERM)
+    module, callable_ = wl["app"].split(":")
+    workers = str(wl.get("workers", 2))
     if name in ("gunicorn-sync", "gunicorn-gthread"):
         if not os.access("/usr/bin/gunicorn", os.X_OK):
             raise LookupError("/usr/bin/gunicorn missing: apt-get install gunicorn")
@@ -463,6 +511,8 @@ class Server:
         out = "  %s output (%s):\n%s" % (self.name, self.logpath, tail(self.logpath))
         if self.name == "greenc":
             out += "\n  greenc error_log:\n" + tail(os.path.join(self.tmp, "error.log"))
+        if self.name == "nginx":
+            out += "\n  nginx error_log:\n" + tail(os.path.join(self.tmp, "nginx-error.log"))
         return out
 
 
@@ -903,6 +953,8 @@ def machine_info(pin):
          if os.path.exists("/usr/bin/uwsgi") else "not installed"),
         ("greenc", first_line(cmd_output([GREENC, "-v"], timeout=5))
          if os.path.exists(GREENC) else "not built"),
+        ("nginx", first_line(cmd_output([NGINX, "-v"]))
+         if os.path.exists(NGINX) else "not installed"),
         ("pinning", "server on CPU 0 (taskset -c 0), wrk on CPU 1 (taskset -c 1)"
          if pin else "none (--no-pin)"),
     ]
@@ -996,9 +1048,12 @@ def main():
         BENCH_FILE = os.path.join(tmp, "file1m.bin")
         with open(BENCH_FILE, "wb") as f:
             f.write(os.urandom(FILE_SIZE))
+        os.mkdir(os.path.join(tmp, "static"))
+        with open(os.path.join(tmp, "static", "f10k.bin"), "wb") as f:
+            f.write(os.urandom(STATIC_SIZE))
         write_lua_scripts(tmp)
 
-        plan = [(w, [s for s in servers if s in WORKLOADS[w].get("servers", ALL_SERVERS)])
+        plan = [(w, [s for s in servers if s in WORKLOADS[w].get("servers", WSGI_SERVERS)])
                 for w in args.workloads]
         log()
         log("machine:")
