@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from h11_check import h11_responses
-from harness import REPO, REQUEST_TIMEOUT, Greenc, http_request, run_greenc, serving
+from harness import (REPO, REQUEST_TIMEOUT, SLOW, Greenc, http_request, run_greenc, serving,
+                     wait_for)
 
 MIME_TYPES = REPO / "conf" / "mime.types"
 HELLO = b"hello static\n"
@@ -555,6 +556,26 @@ def test_replaced_file_is_seen_at_once(greenc_factory, tmp_path):
     tmp.write_bytes(b"version two\n")
     os.replace(tmp, www / "v.txt")
     assert g.get("/v/v.txt").body == b"version two\n"
+
+
+def test_access_log_counts_the_bytes_sendfile_sent(greenc_factory, tmp_path):
+    www = _write(tmp_path / "www" / "f.bin", os.urandom(10240)).parent
+    log = tmp_path / "access.log"
+    g = greenc_factory(http_extra="log_format bytes '$request_method $status $body_bytes_sent';",
+                       locations=f"        access_log {log} bytes;\n"
+                                 f"        location /w/ {{ alias {www}/; }}\n"
+                                 '        location = /healthz { return 200 "ok\\n"; }\n')
+    g.start()
+    etag = etag_of(www / "f.bin")
+    assert len(g.get("/w/f.bin").body) == 10240
+    assert g.get("/w/f.bin", headers={"Range": "bytes=10-14"}).status == 206
+    assert g.request("HEAD", "/w/f.bin").status == 200
+    assert g.get("/w/f.bin", headers={"If-None-Match": etag}).status == 304
+    want = ["GET 200 10240", "GET 206 5", "HEAD 200 0", "GET 304 0"]
+    lines = wait_for(lambda: (lambda l: l if len(l) >= 5 else None)(
+        log.read_text().splitlines() if log.exists() else []), 5 * SLOW,
+        what="five access log lines")
+    assert lines[-4:] == want, lines              # after the readiness checks' lines
 
 
 # ---------------------------------------------------------------------------
