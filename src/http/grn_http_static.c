@@ -882,7 +882,10 @@ grn_http_static_escape(char *dst, const char *src, size_t len)
 
     for (i = 0, n = 0; i < len; i++) {
         ch = (unsigned char) src[i];
-        if (isalnum(ch) || strchr("-._~!$&'()*+,;=:@/", ch) != NULL) {
+        /* ASCII only, whatever the locale Python may have set: high bytes are escaped */
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+            || (ch != '\0' && strchr("-._~!$&'()*+,;=:@/", ch) != NULL))
+        {
             if (dst) {
                 dst[n] = (char) ch;
             }

@@ -52,6 +52,7 @@ def build_tree(base):
     _write(st / "dir" / "index.html", b"<p>dir index</p>\n")
     _write(st / "noindex" / "other.txt", b"not an index\n")
     _write(st / "my dir" / "index.html", b"<p>spaced</p>\n")
+    _write(st / "caf\u00e9" / "index.html", b"<p>accent</p>\n")
     _write(st / "big.bin", os.urandom(BIG_SIZE))
     os.mkfifo(st / "fifo")
     _write(base / "idxdir" / "second.html", b"<p>second index</p>\n")
@@ -234,6 +235,9 @@ def test_directory_without_slash_is_301_to_the_slashed_uri(site):
     r = get(site, "/static/my%20dir")
     assert r.status == 301 and r.headers["Location"] == "/static/my%20dir/"
     assert get(site, "/static/my%20dir/").body == b"<p>spaced</p>\n"
+    r = get(site, "/static/caf%C3%A9")               # high bytes are escaped again
+    assert r.status == 301 and r.headers["Location"] == "/static/caf%C3%A9/"
+    assert get(site, r.headers["Location"]).body == b"<p>accent</p>\n"
 
 
 def test_directory_serves_index_html(site):
