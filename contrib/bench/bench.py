@@ -312,7 +312,10 @@ def greenc_conf(workload, bind, tmp):
     app = ['wsgi %s;' % wl["app"],
            'python_path "%s";' % APPS_DIR,
            'workers %d;' % wl.get("workers", 2)]
-    http = ['access_log off;']
+    if GREENC_ACCESS_LOG is None:
+        http = ['access_log off;']
+    else:
+        http = ['access_log "%s/access.log" %s;' % (tmp, GREENC_ACCESS_LOG)]
     if wl.get("threads"):
         app.append('threads %d;' % wl["threads"])
     if workload == "upload1m":
@@ -324,6 +327,8 @@ def greenc_conf(workload, bind, tmp):
     return ('%s\napp bench { %s }\nhttp { %s server { listen %s; location / { pass bench; } } }\n'
             % ("\n".join(main), " ".join(app), " ".join(http), bind))
 
+
+GREENC_ACCESS_LOG = None   # --greenc-access-log: what follows the path in access_log
 
 GREENC_NOFILE = 30000      # idle10k: greenc's limit_nofile, if the hard limit allows
 
@@ -985,6 +990,10 @@ def parse_args():
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not pin server and wrk to CPUs")
     ap.add_argument("--json", metavar="FILE", help="also write raw per-run results as JSON")
+    ap.add_argument("--greenc-access-log", metavar="ARGS",
+                    help="give greenc an access log in its temporary directory: "
+                         "'access_log TMP/access.log ARGS;' (e.g. 'combined' or "
+                         "'combined buffer=64k'); default: access_log off")
     a = ap.parse_args()
     a.runs = a.runs or (1 if a.quick else 3)
     if (a.duration is not None and a.duration < 1) or a.runs < 1 or a.warmup < 0:
@@ -1006,6 +1015,8 @@ def on_term(signum, frame):
 
 def main():
     args = parse_args()
+    global GREENC_ACCESS_LOG
+    GREENC_ACCESS_LOG = args.greenc_access_log
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
 
