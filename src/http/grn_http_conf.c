@@ -87,7 +87,8 @@ const grn_command_t grn_http_commands[] = {
       grn_http_log_format, GRN_CONF_CTX_HTTP, 0, NULL },
 
     { grn_string("set_real_ip_from"), GRN_HTTP_CONF | GRN_CONF_TAKE1,
-      grn_http_real_ip_from, GRN_CONF_CTX_HTTP, 0, NULL },
+      grn_http_real_ip_from, GRN_CONF_CTX_HTTP,
+      offsetof(grn_http_main_conf_t, real_ip_from), NULL },
 
     { grn_string("real_ip_header"), GRN_HTTP_CONF | GRN_CONF_TAKE1,
       grn_conf_set_str_slot, GRN_CONF_CTX_HTTP,
@@ -609,6 +610,35 @@ invalid_port:
     return GRN_CONF_ERROR;
 }
 
+/*
+ * The listen queue defaults to the system's maximum (net.core.somaxconn), read when the config
+ * is read: a burst of connections then waits in the kernel instead of being refused
+ * while workers are busy or paused at their connection limit. listen() caps a larger value
+ * at somaxconn anyway, so asking for less than it only loses room. 511 (nginx's default) when
+ * the file cannot be read.
+ */
+static int
+grn_http_default_backlog(void)
+{
+    int      fd;
+    char     buf[32];
+    ssize_t  n;
+    long     v;
+
+    fd = open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        return 511;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return 511;
+    }
+    buf[n] = '\0';
+    v = strtol(buf, NULL, 10);
+    return (v >= 1 && v <= 65535) ? (int) v : 511;
+}
+
 static grn_int_t
 grn_http_same_sockaddr(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b,
     socklen_t blen)
@@ -631,7 +661,7 @@ grn_http_listen(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
         return GRN_CONF_ERROR;
     }
     memset(ls, 0, sizeof(*ls));
-    ls->backlog = 511;
+    ls->backlog = grn_http_default_backlog();
 
     if (grn_http_parse_addr(cf, &value[1], ls) != GRN_CONF_OK) {
         return GRN_CONF_ERROR;
