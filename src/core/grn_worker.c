@@ -122,6 +122,12 @@ typedef struct {
 static volatile sig_atomic_t  grn_worker_stop_threads;   /* 1: drain, 2: exit now */
 
 /*
+ * USR1: each thread writes out its own buffered access log lines (the buffers are per thread
+ * and unlocked), so thread 0 bumps this count and wakes the others.
+ */
+static grn_uint_t             grn_worker_log_flushes;
+
+/*
  * The baton: with EPOLLEXCLUSIVE, the wakeups for connections that queue up together can all
  * land on one thread, which accepts one and then may spend a second in Python while the others
  * wait. So a thread that accepts pokes the next one, which accepts too if anything is queued
@@ -231,6 +237,7 @@ grn_worker_thread_wake(grn_worker_thread_t *t)
 static void *
 grn_worker_thread_run(void *data)
 {
+    grn_uint_t            flushed = 0;
     grn_worker_thread_t  *t = data;
 
     grn_log_tid = t->index;
@@ -238,6 +245,10 @@ grn_worker_thread_run(void *data)
     for ( ;; ) {
         if (grn_worker_stop_threads == 2) {
             break;
+        }
+        if (flushed != __atomic_load_n(&grn_worker_log_flushes, __ATOMIC_ACQUIRE)) {
+            flushed = __atomic_load_n(&grn_worker_log_flushes, __ATOMIC_ACQUIRE);
+            grn_http_log_flush(&t->http);
         }
         if (grn_worker_stop_threads == 1 && !t->http.draining) {
             grn_http_worker_drain(&t->http);
@@ -362,7 +373,13 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
 
         if (grn_sig_reopen) {
             grn_sig_reopen = 0;
+            /* Lines buffered before the signal go to the file logrotate renamed. */
+            grn_http_log_flush(&main->http);
             grn_cycle_reopen_files(cycle);
+            __atomic_add_fetch(&grn_worker_log_flushes, 1, __ATOMIC_RELEASE);
+            for (i = 1; i < nthreads; i++) {
+                grn_worker_thread_wake(&threads[i]);
+            }
         }
 
         if (main->http.draining && main->http.connections == 0) {

@@ -24,8 +24,9 @@
 #include "grn_event.h"
 #include "grn_http_request.h"
 
-typedef struct grn_http_worker_s  grn_http_worker_t;
-typedef struct grn_http_conn_s    grn_http_conn_t;
+typedef struct grn_http_worker_s   grn_http_worker_t;
+typedef struct grn_http_conn_s     grn_http_conn_t;
+typedef struct grn_http_log_buf_s  grn_http_log_buf_t;
 
 /* Where a connection is in its life. */
 typedef enum {
@@ -91,6 +92,8 @@ struct grn_http_conn_s {
     char                   chunk_line[24];
     char                  *head;         /* serialized response head (in the request pool) */
     off_t                  body_sent;    /* body bytes of the response, for the access log */
+    off_t                  bytes_sent;   /* head, framing and body written: $bytes_sent */
+    off_t                  request_length;   /* bytes parsed for this request: $request_length */
 
     unsigned               read_ready:1;
     unsigned               write_ready:1;
@@ -126,6 +129,8 @@ struct grn_http_worker_s {
     void                 (*on_request)(grn_http_worker_t *w);   /* after each app response */
     void                 (*on_accept)(grn_http_worker_t *w);    /* after each accept */
     void                  *data;
+    grn_http_log_buf_t    *log_bufs;     /* this thread's buffered access logs (grn_http_log.c) */
+    grn_uint_t             nlog_bufs;
     unsigned               draining:1;   /* stop accepting, close when idle */
     unsigned               paused:1;     /* listeners removed: at max_connections */
 };
@@ -192,7 +197,23 @@ grn_int_t grn_http_parse_range(const grn_str_t *value, off_t size, off_t *start,
 extern const char  grn_http_log_combined[];
 /* Compiles fmt->format into fmt->parts; GRN_ERROR (logged with file:line) on a bad variable. */
 grn_int_t grn_http_log_compile(grn_conf_t *cf, grn_http_log_format_t *fmt);
+/* Writes the request's access log lines (or buffers them: `buffer=`). */
 void grn_http_log_request(grn_http_request_t *r, grn_msec_t now, off_t body_sent);
+/* Writes out what the thread's access log buffers hold (USR1, drain); _done also frees them. */
+void grn_http_log_flush(grn_http_worker_t *w);
+void grn_http_log_worker_done(grn_http_worker_t *w);
+/*
+ * An error log line about a connection, with nginx's context after the message: client,
+ * server, and once a request has begun its request line, host and request id.
+ */
+void grn_http_conn_log(grn_uint_t level, grn_http_conn_t *hc, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* grn_http_request_id.c */
+/* Compiles set_real_ip_from for the trust checks; sets up the connection counter. */
+grn_int_t grn_http_request_id_conf(grn_conf_t *cf, grn_http_main_conf_t *hmcf);
+/* A serial number for a new connection, unique across the workers: $connection. */
+grn_uint_t grn_http_next_connection_number(void);
 
 /* grn_http_response.c */
 /* Serializes the head of r->response into hc->head and points hc->iov at head and body. */

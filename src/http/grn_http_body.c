@@ -64,9 +64,9 @@ grn_http_body_open_temp(grn_http_conn_t *hc, grn_http_loc_conf_t *loc)
 
 failed:
 
-    grn_log_error(GRN_LOG_CRIT, hc->worker->log, errno,
-                  "cannot create a temp file for a request body in \"%s\" "
-                  "(client_body_temp_path)", loc->client_body_temp_path.data);
+    grn_http_conn_log(GRN_LOG_CRIT, hc, errno,
+                      "cannot create a temp file for a request body in \"%s\" "
+                      "(client_body_temp_path)", loc->client_body_temp_path.data);
     return -1;
 }
 
@@ -120,8 +120,8 @@ grn_http_body_append(grn_http_conn_t *hc, const char *data, size_t len)
 
             mem = realloc(b->mem, size);
             if (mem == NULL) {
-                grn_log_error(GRN_LOG_ALERT, hc->worker->log, errno,
-                              "realloc(%zu) for a request body failed", size);
+                grn_http_conn_log(GRN_LOG_ALERT, hc, errno,
+                                  "realloc(%zu) for a request body failed", size);
                 hc->status = 500;
                 return -1;
             }
@@ -153,8 +153,8 @@ grn_http_body_flush(grn_http_conn_t *hc)
             if (errno == EINTR) {
                 continue;
             }
-            grn_log_error(GRN_LOG_CRIT, hc->worker->log, errno,
-                          "writing a request body to its temp file failed");
+            grn_http_conn_log(GRN_LOG_CRIT, hc, errno,
+                              "writing a request body to its temp file failed");
             hc->status = 500;
             return GRN_ERROR;
         }
@@ -226,8 +226,7 @@ static grn_int_t
 grn_http_body_fail(grn_http_conn_t *hc, grn_uint_t status, const char *what)
 {
     hc->body.error = status;
-    grn_log_error(GRN_LOG_INFO, hc->worker->log, 0, "client %.*s %s",
-                  (int) hc->c.remote_addr.len, hc->c.remote_addr.data, what);
+    grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client %s", what);
     return GRN_ERROR;
 }
 
@@ -240,6 +239,7 @@ static grn_int_t
 grn_http_body_pull(grn_http_conn_t *hc)
 {
     int                   rc;
+    size_t                before;
     ssize_t               n;
     const char           *pos;
     llhttp_errno_t        err;
@@ -285,7 +285,7 @@ grn_http_body_pull(grn_http_conn_t *hc)
                     return grn_http_body_fail(hc, 408, "timed out sending the request body");
                 }
                 if (rc == -1 && errno != EINTR) {
-                    grn_log_error(GRN_LOG_ALERT, hc->worker->log, errno, "poll() failed");
+                    grn_http_conn_log(GRN_LOG_ALERT, hc, errno, "poll() failed");
                     b->error = 500;
                     return GRN_ERROR;
                 }
@@ -295,22 +295,23 @@ grn_http_body_pull(grn_http_conn_t *hc)
             hc->buf_len += (size_t) n;
         }
 
+        before = hc->parsed;
         err = llhttp_execute(&hc->parser, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
 
         if (err == HPE_OK) {
             hc->parsed = hc->buf_len;
+            hc->request_length += (off_t) (hc->parsed - before);
 
         } else if (err == HPE_PAUSED) {
             /* The end of the message: what follows is the next (pipelined) request. */
             pos = llhttp_get_error_pos(&hc->parser);
             hc->parsed = (size_t) (pos - hc->buf);
+            hc->request_length += (off_t) (hc->parsed - before);
 
         } else {
             if (hc->status == 0) {          /* else the parser's policy logged why */
-                grn_log_error(GRN_LOG_INFO, hc->worker->log, 0,
-                              "client %.*s sent an invalid request body: %s",
-                              (int) hc->c.remote_addr.len, hc->c.remote_addr.data,
-                              llhttp_get_error_reason(&hc->parser));
+                grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client sent an invalid request body: %s",
+                                  llhttp_get_error_reason(&hc->parser));
             }
             b->error = hc->status ? hc->status : 400;
             return GRN_ERROR;
@@ -339,8 +340,8 @@ grn_http_body_read(grn_http_request_t *r, off_t pos, char *buf, size_t size)
                 continue;
             }
             if (got == -1) {
-                grn_log_error(GRN_LOG_CRIT, hc->worker->log, errno,
-                              "reading a request body from its temp file failed");
+                grn_http_conn_log(GRN_LOG_CRIT, hc, errno,
+                                  "reading a request body from its temp file failed");
                 b->error = 500;
             }
             return got;

@@ -94,8 +94,16 @@ const grn_command_t grn_http_commands[] = {
       grn_conf_set_str_slot, GRN_CONF_CTX_HTTP,
       offsetof(grn_http_main_conf_t, real_ip_header), NULL },
 
-    { grn_string("access_log"), GRN_HTTP_LEVELS | GRN_CONF_TAKE12,
+    { grn_string("access_log"), GRN_HTTP_LEVELS | GRN_CONF_1MORE,
       grn_http_access_log, GRN_CONF_CTX_LOC, 0, NULL },
+
+    { grn_string("request_id_header"), GRN_HTTP_CONF | GRN_CONF_TAKE1,
+      grn_conf_set_str_slot, GRN_CONF_CTX_HTTP,
+      offsetof(grn_http_main_conf_t, request_id_header), NULL },
+
+    { grn_string("add_request_id_header"), GRN_HTTP_LEVELS | GRN_CONF_FLAG,
+      grn_conf_set_flag_slot, GRN_CONF_CTX_LOC,
+      offsetof(grn_http_loc_conf_t, add_request_id_header), NULL },
 
     { grn_string("client_max_body_size"), GRN_HTTP_LEVELS | GRN_CONF_TAKE1,
       grn_http_body_size, GRN_CONF_CTX_LOC,
@@ -169,7 +177,10 @@ grn_http_block(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf G
     }
     if (grn_array_init(&hmcf->servers, cf->pool, 4, sizeof(grn_http_srv_conf_t *)) != GRN_OK
         || grn_array_init(&hmcf->log_formats, cf->pool, 2, sizeof(grn_http_log_format_t))
-           != GRN_OK)
+           != GRN_OK
+        || grn_array_init(&hmcf->log_buffers, cf->pool, 1, sizeof(grn_http_log_buffer_conf_t))
+           != GRN_OK
+        || grn_array_init(&hmcf->trusted, cf->pool, 2, sizeof(grn_http_cidr_t)) != GRN_OK)
     {
         return GRN_CONF_ERROR;
     }
@@ -259,6 +270,7 @@ grn_http_create_loc_conf(grn_conf_t *cf)
     loc->index = GRN_CONF_UNSET_PTR;
     loc->types = GRN_CONF_UNSET_PTR;
     loc->disable_symlinks = GRN_CONF_UNSET_UINT;
+    loc->add_request_id_header = GRN_CONF_UNSET;
     loc->file = cf->conf_file->name;
     loc->line = cf->conf_file->line;
     return loc;
@@ -980,8 +992,10 @@ grn_http_log_format(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *c
         grn_str_t  how = { value[2].len - 7, value[2].data + 7 };
 
         if (grn_str_eq_lit(&how, "json")) {
-            fmt->escape_json = 1;
-        } else if (!grn_str_eq_lit(&how, "default") && !grn_str_eq_lit(&how, "none")) {
+            fmt->escape = GRN_HTTP_LOG_ESCAPE_JSON;
+        } else if (grn_str_eq_lit(&how, "none")) {
+            fmt->escape = GRN_HTTP_LOG_ESCAPE_NONE;
+        } else if (!grn_str_eq_lit(&how, "default")) {
             grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "unknown log format escaping \"%.*s\"",
                                (int) how.len, how.data);
             return GRN_CONF_ERROR;
@@ -1012,16 +1026,24 @@ grn_http_log_format(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *c
     return grn_http_log_compile(cf, fmt) == GRN_OK ? GRN_CONF_OK : GRN_CONF_ERROR;
 }
 
+/*
+ * access_log PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=CONDITION]] | off, as nginx's. Buffered
+ * logs are kept per file: two access_log lines for one file share its buffer, so they must
+ * agree on its size and flush time.
+ */
 static char *
 grn_http_access_log(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
 {
-    grn_str_t              *value = cf->args->elts;
-    grn_str_t               path;
-    grn_uint_t              i;
-    grn_http_loc_conf_t    *loc = conf;
-    grn_http_main_conf_t   *hmcf = cf->ctx[GRN_CONF_CTX_HTTP];
-    grn_http_access_log_t  *log;
-    grn_http_log_format_t  *fmt;
+    off_t                        size;
+    grn_str_t                   *value = cf->args->elts;
+    grn_str_t                    path, name, opt;
+    grn_uint_t                   i, k;
+    grn_msec_t                   flush;
+    grn_http_loc_conf_t         *loc = conf;
+    grn_http_main_conf_t        *hmcf = cf->ctx[GRN_CONF_CTX_HTTP];
+    grn_http_access_log_t       *log;
+    grn_http_log_format_t       *fmt;
+    grn_http_log_buffer_conf_t  *buf;
 
     if (grn_str_eq_lit(&value[1], "off")) {
         if (cf->args->nelts != 2) {
@@ -1049,23 +1071,68 @@ grn_http_access_log(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *c
         return GRN_CONF_ERROR;
     }
     memset(log, 0, sizeof(*log));
+    log->buffer = -1;
 
-    {
-        grn_str_t  name = grn_string("combined");
+    grn_str_set(&name, "combined");
+    i = 2;
+    if (cf->args->nelts > 2 && memchr(value[2].data, '=', value[2].len) == NULL) {
+        name = value[2];
+        i = 3;
+    }
 
-        if (cf->args->nelts == 3) {
-            name = value[2];
+    fmt = hmcf->log_formats.elts;
+    for (k = 0; k < hmcf->log_formats.nelts; k++) {
+        if (grn_str_eq(&fmt[k].name, &name)) {
+            log->format = &fmt[k];
+            break;
         }
-        fmt = hmcf->log_formats.elts;
-        for (i = 0; i < hmcf->log_formats.nelts; i++) {
-            if (grn_str_eq(&fmt[i].name, &name)) {
-                log->format = &fmt[i];
-                break;
+    }
+    if (log->format == NULL) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "unknown log format \"%.*s\"",
+                           (int) name.len, name.data);
+        return GRN_CONF_ERROR;
+    }
+
+    size = 0;
+    flush = 0;
+    for ( /* void */ ; i < cf->args->nelts; i++) {
+        if (value[i].len > 7 && strncmp(value[i].data, "buffer=", 7) == 0) {
+            opt.data = value[i].data + 7;
+            opt.len = value[i].len - 7;
+            size = grn_parse_size(&opt);
+            if (size < 1 || size > 16 * 1024 * 1024) {
+                grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid buffer size \"%.*s\" in "
+                                   "\"access_log\", it must be between 1 and 16m",
+                                   (int) opt.len, opt.data);
+                return GRN_CONF_ERROR;
             }
-        }
-        if (log->format == NULL) {
-            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "unknown log format \"%.*s\"",
-                               (int) value[2].len, value[2].data);
+
+        } else if (value[i].len > 6 && strncmp(value[i].data, "flush=", 6) == 0) {
+            opt.data = value[i].data + 6;
+            opt.len = value[i].len - 6;
+            flush = grn_parse_time(&opt);
+            if (flush == (grn_msec_t) -1 || flush == 0) {
+                grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid flush time \"%.*s\" in "
+                                   "\"access_log\"", (int) opt.len, opt.data);
+                return GRN_CONF_ERROR;
+            }
+
+        } else if (value[i].len > 3 && strncmp(value[i].data, "if=", 3) == 0) {
+            log->condition = grn_pcalloc(cf->pool, sizeof(grn_http_log_format_t));
+            if (log->condition == NULL) {
+                return GRN_CONF_ERROR;
+            }
+            grn_str_set(&log->condition->name, "if=");
+            log->condition->format.data = value[i].data + 3;
+            log->condition->format.len = value[i].len - 3;
+            if (grn_http_log_compile(cf, log->condition) != GRN_OK) {
+                return GRN_CONF_ERROR;
+            }
+
+        } else {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid parameter \"%.*s\" of the "
+                               "\"access_log\" directive (expected buffer=, flush= or if=)",
+                               (int) value[i].len, value[i].data);
             return GRN_CONF_ERROR;
         }
     }
@@ -1078,6 +1145,36 @@ grn_http_access_log(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *c
     if (log->file == NULL) {
         return GRN_CONF_ERROR;
     }
+
+    if (size == 0 && flush == 0) {
+        return GRN_CONF_OK;
+    }
+    if (size == 0) {
+        size = 64 * 1024;                         /* flush= alone: nginx's default buffer */
+    }
+
+    buf = hmcf->log_buffers.elts;
+    for (i = 0; i < hmcf->log_buffers.nelts; i++) {
+        if (buf[i].file == log->file) {
+            if (buf[i].size != (size_t) size || buf[i].flush != flush) {
+                grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "access_log \"%s\" is already "
+                                   "buffered with another buffer= or flush=",
+                                   log->file->name.data);
+                return GRN_CONF_ERROR;
+            }
+            log->buffer = (grn_int_t) i;
+            return GRN_CONF_OK;
+        }
+    }
+
+    buf = grn_array_push(&hmcf->log_buffers);
+    if (buf == NULL) {
+        return GRN_CONF_ERROR;
+    }
+    buf->file = log->file;
+    buf->size = (size_t) size;
+    buf->flush = flush;
+    log->buffer = (grn_int_t) (hmcf->log_buffers.nelts - 1);
     return GRN_CONF_OK;
 }
 
@@ -1170,6 +1267,7 @@ grn_http_merge_loc(grn_http_loc_conf_t *conf, grn_http_loc_conf_t *prev)
         conf->disable_symlinks = prev->disable_symlinks == GRN_CONF_UNSET_UINT
                                  ? GRN_HTTP_SYMLINKS_OFF : prev->disable_symlinks;
     }
+    grn_conf_merge_value(conf->add_request_id_header, prev->add_request_id_header, 0);
 
     /* root set at an outer level serves the locations that have no action of their own */
     if (conf->root.data == NULL && conf->alias.data == NULL) {
@@ -1298,11 +1396,17 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
         {
             return GRN_ERROR;
         }
+        memset(log, 0, sizeof(*log));
+        log->buffer = -1;
         log->format = hmcf->log_formats.elts;       /* "combined", pushed first */
         log->file = grn_cycle_add_open_file(cycle, &path);
         if (log->file == NULL) {
             return GRN_ERROR;
         }
+    }
+
+    if (grn_http_request_id_conf(cf, hmcf) != GRN_OK) {
+        return GRN_ERROR;
     }
 
     grn_http_merge_srv(hmcf->srv, hmcf->srv);

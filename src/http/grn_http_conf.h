@@ -59,6 +59,11 @@ typedef struct {
     pcre2_code            *regex;         /* for "~..." names */
 } grn_http_server_name_t;
 
+/* How a log_format writes variable values. */
+#define GRN_HTTP_LOG_ESCAPE_DEFAULT  0    /* ", \ and non-printable bytes as \xHH */
+#define GRN_HTTP_LOG_ESCAPE_JSON     1    /* JSON string escapes */
+#define GRN_HTTP_LOG_ESCAPE_NONE     2    /* as they are */
+
 /* One extension of a types { } block: "css" -> "text/css". */
 typedef struct {
     grn_str_t              exten;         /* lower-case */
@@ -72,13 +77,29 @@ typedef struct {
     grn_str_t              name;
     grn_array_t            parts;         /* compiled later by the access log module */
     grn_str_t              format;        /* the joined format strings */
-    grn_flag_t             escape_json;
+    grn_uint_t             escape;        /* GRN_HTTP_LOG_ESCAPE_* */
 } grn_http_log_format_t;
+
+/* `access_log PATH buffer=SIZE [flush=TIME]`: one per file; each worker thread has its own. */
+typedef struct {
+    grn_open_file_t       *file;
+    size_t                 size;
+    grn_msec_t             flush;         /* 0: only when full, at exit and on USR1 */
+} grn_http_log_buffer_conf_t;
 
 typedef struct {
     grn_open_file_t       *file;          /* NULL: off */
     grn_http_log_format_t *format;
+    grn_http_log_format_t *condition;     /* if=: no line when it gives "" or "0"; or NULL */
+    grn_int_t              buffer;        /* index in log_buffers, -1: one write per line */
 } grn_http_access_log_t;
+
+/* A set_real_ip_from entry, compiled: an address and the number of leading bits to compare. */
+typedef struct {
+    int                    family;        /* AF_INET, AF_INET6, AF_UNIX ("unix:") */
+    unsigned char          addr[16];
+    grn_uint_t             bits;
+} grn_http_cidr_t;
 
 struct grn_http_loc_conf_s {
     grn_str_t              name;          /* the prefix, exact URI or regex source */
@@ -117,6 +138,7 @@ struct grn_http_loc_conf_s {
     grn_array_t           *index;         /* of grn_str_t file names */
     grn_array_t           *types;         /* of grn_http_type_t, sorted; NULL: built-in */
     grn_uint_t             disable_symlinks;   /* GRN_HTTP_SYMLINKS_* */
+    grn_flag_t             add_request_id_header;   /* X-Request-ID (or request_id_header) */
 
     grn_str_t              file;          /* where the block starts */
     grn_uint_t             line;
@@ -148,7 +170,10 @@ typedef struct {
     grn_array_t            servers;       /* of grn_http_srv_conf_t * */
     grn_array_t            log_formats;   /* of grn_http_log_format_t */
     grn_array_t           *real_ip_from;  /* of grn_str_t CIDR, as written */
+    grn_array_t            trusted;       /* of grn_http_cidr_t: real_ip_from compiled */
     grn_str_t              real_ip_header;
+    grn_array_t            log_buffers;   /* of grn_http_log_buffer_conf_t */
+    grn_str_t              request_id_header;   /* taken from trusted peers; len 0: never */
     grn_http_srv_conf_t   *srv;           /* settings written at http level */
     grn_http_loc_conf_t   *loc;
 } grn_http_main_conf_t;

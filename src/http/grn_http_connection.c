@@ -163,6 +163,7 @@ grn_http_worker_done(grn_http_worker_t *w)
     while (w->nall) {
         grn_http_close(w->all[w->nall - 1]);
     }
+    grn_http_log_worker_done(w);
     while ((hc = w->free_conns) != NULL) {
         w->free_conns = hc->next;
         free(hc);
@@ -275,6 +276,7 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
     hc->c.fd = fd;
     hc->c.listening = l->listening;
     hc->c.requests = 0;
+    hc->c.number = grn_http_next_connection_number();
     hc->c.data = hc;
     grn_timer_init(&hc->timer, grn_http_conn_timer, hc);
 
@@ -428,6 +430,8 @@ grn_http_reset_request(grn_http_conn_t *hc)
     hc->head_handled = 0;
     hc->msg_done = 0;
     hc->iovcnt = 0;
+    hc->head = NULL;
+    hc->request_length = 0;
     if (hc->pool) {
         grn_reset_pool(hc->pool);
     }
@@ -545,6 +549,7 @@ grn_http_run_request(grn_http_conn_t *hc)
 static grn_int_t
 grn_http_parse(grn_http_conn_t *hc)
 {
+    size_t          before = hc->parsed;
     llhttp_errno_t  err;
     const char     *pos;
 
@@ -552,18 +557,18 @@ grn_http_parse(grn_http_conn_t *hc)
 
     if (err == HPE_OK) {
         hc->parsed = hc->buf_len;
+        hc->request_length += (off_t) (hc->parsed - before);
 
     } else if (err == HPE_PAUSED) {
         pos = llhttp_get_error_pos(&hc->parser);
         hc->parsed = (size_t) (pos - hc->buf);
+        hc->request_length += (off_t) (hc->parsed - before);
 
     } else {
         if (hc->status == 0) {
             hc->status = 400;
-            grn_log_error(GRN_LOG_INFO, hc->worker->log, 0,
-                          "client %.*s sent an invalid request: %s",
-                          (int) hc->c.remote_addr.len, hc->c.remote_addr.data,
-                          llhttp_get_error_reason(&hc->parser));
+            grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client sent an invalid request: %s",
+                              llhttp_get_error_reason(&hc->parser));
         }
         grn_http_fail(hc, hc->status);
         return GRN_OK;
@@ -732,9 +737,8 @@ grn_http_read(grn_http_conn_t *hc)
     if (n == 0) {
         hc->eof = 1;
         if (hc->state == GRN_HTTP_READING && hc->buf_len > hc->parsed) {
-            grn_log_error(GRN_LOG_INFO, hc->worker->log, 0,
-                          "client %.*s closed the connection in the middle of a request",
-                          (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+            grn_http_conn_log(GRN_LOG_INFO, hc, 0,
+                              "client closed the connection in the middle of a request");
         }
         grn_http_close(hc);
         return GRN_DONE;
@@ -748,8 +752,7 @@ grn_http_read(grn_http_conn_t *hc)
         return GRN_OK;
     }
     if (errno != ECONNRESET) {
-        grn_log_error(GRN_LOG_INFO, hc->worker->log, errno, "recv() from %.*s failed",
-                      (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+        grn_http_conn_log(GRN_LOG_INFO, hc, errno, "recv() failed");
     }
     grn_http_close(hc);
     return GRN_DONE;
@@ -817,12 +820,13 @@ grn_http_write(grn_http_conn_t *hc)
                 continue;
             }
             if (errno != EPIPE && errno != ECONNRESET) {
-                grn_log_error(GRN_LOG_INFO, hc->worker->log, errno, "writev() to %.*s failed",
-                              (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+                grn_http_conn_log(GRN_LOG_INFO, hc, errno, "writev() failed");
             }
             grn_http_close(hc);
             return GRN_DONE;
         }
+
+        hc->bytes_sent += n;
 
         while (n > 0 && hc->iovcnt) {
             if ((size_t) n >= hc->iovp->iov_len) {
@@ -859,6 +863,7 @@ grn_http_send_file(grn_http_conn_t *hc)
             hc->write_ready = 0;
             resp->sent += resp->file_pos - start;
             hc->body_sent += resp->file_pos - start;
+            hc->bytes_sent += resp->file_pos - start;
             if (resp->file_pos > start) {
                 /* send_timeout runs between two writes, not over the whole file */
                 grn_timer_add(hc->worker->loop, &hc->timer,
@@ -870,12 +875,11 @@ grn_http_send_file(grn_http_conn_t *hc)
             continue;
         }
         if (n == 0) {
-            grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
-                          "a file being sent ended before its length: it was cut "
-                          "while it was sent");
+            grn_http_conn_log(GRN_LOG_ERR, hc, 0,
+                              "a file being sent ended before its length: it was cut "
+                              "while it was sent");
         } else if (errno != EPIPE && errno != ECONNRESET) {
-            grn_log_error(GRN_LOG_INFO, hc->worker->log, errno, "sendfile() to %.*s failed",
-                          (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+            grn_http_conn_log(GRN_LOG_INFO, hc, errno, "sendfile() failed");
         }
         grn_http_close(hc);
         return GRN_DONE;
@@ -883,6 +887,7 @@ grn_http_send_file(grn_http_conn_t *hc)
 
     resp->sent += resp->file_pos - start;
     hc->body_sent += resp->file_pos - start;
+    hc->bytes_sent += resp->file_pos - start;
     close(resp->file_fd);
     resp->file = 0;
     return GRN_OK;
@@ -1011,16 +1016,14 @@ grn_http_conn_timer(grn_timer_t *timer)
 
     switch (hc->state) {
     case GRN_HTTP_READING:
-        grn_log_error(GRN_LOG_INFO, hc->worker->log, 0, "client %.*s timed out sending %s",
-                      (int) hc->c.remote_addr.len, hc->c.remote_addr.data,
-                      hc->head_done ? "the request body" : "the request head");
+        grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client timed out sending %s",
+                          hc->head_done ? "the request body" : "the request head");
         grn_http_fail(hc, 408);
         grn_http_conn_run(hc);
         break;
 
     case GRN_HTTP_WRITING:
-        grn_log_error(GRN_LOG_INFO, hc->worker->log, 0, "client %.*s timed out reading the "
-                      "response", (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+        grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client timed out reading the response");
         grn_http_close(hc);
         break;
 

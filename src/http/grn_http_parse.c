@@ -49,9 +49,7 @@ static const char  *grn_http_forbidden_trailers[] = {
 static int
 grn_http_refuse(grn_http_conn_t *hc, grn_uint_t status, const char *reason)
 {
-    grn_log_error(GRN_LOG_INFO, hc->worker->log, 0, "client %.*s %s; answering %u",
-                  (int) hc->c.remote_addr.len, hc->c.remote_addr.data, reason,
-                  (unsigned) status);
+    grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client %s; answering %u", reason, (unsigned) status);
     hc->status = status;
     return -1;
 }

@@ -46,6 +46,7 @@ struct grn_http_connection_s {
     grn_str_t              local_addr;
     grn_uint_t             local_port;
     grn_uint_t             requests;        /* served on this connection so far */
+    grn_uint_t             number;          /* serial number across the workers: $connection */
     void                  *data;            /* the HTTP layer's state */
 };
 
@@ -75,6 +76,7 @@ struct grn_http_request_s {
 
     grn_http_response_t    response;
     grn_msec_t             start_msec;      /* the loop's clock when the request began */
+    grn_str_t              request_id;      /* len 0 until grn_http_request_id() is called */
 
     unsigned               keepalive:1;     /* the connection stays open after this request */
     unsigned               head:1;          /* HEAD: no body goes out */
@@ -102,6 +104,20 @@ grn_int_t grn_http_response_append(grn_http_request_t *r, const char *data, size
 ssize_t grn_http_body_read(grn_http_request_t *r, off_t pos, char *buf, size_t size);
 off_t grn_http_body_length(grn_http_request_t *r);
 grn_uint_t grn_http_body_error(grn_http_request_t *r);
+
+/*
+ * $request_id: 32 hex digits, made at the first call (or taken from a trusted peer's
+ * request_id_header); the same for the access log, the error log, the app and the response.
+ */
+grn_str_t *grn_http_request_id(grn_http_request_t *r);
+
+/*
+ * nginx's error log context for a connection and its request (r may be NULL):
+ * ", client: ADDR, server: NAME, request: \"GET / HTTP/1.1\", host: \"HOST\", request_id: ID".
+ * Unusual bytes are escaped as \xHH. Returns the length written (the text is NUL-terminated).
+ */
+size_t grn_http_log_context(grn_http_connection_t *c, grn_http_request_t *r, char *buf,
+    size_t size);
 
 /* "404 Not Found" for a status code; NULL for codes without a standard reason. */
 const char *grn_http_status_line(grn_uint_t status);

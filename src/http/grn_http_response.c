@@ -223,6 +223,32 @@ grn_http_error_page(grn_http_request_t *r, grn_uint_t status)
     return grn_http_response_append(r, page, (size_t) n);
 }
 
+/*
+ * add_request_id_header: the name the id goes back under (request_id_header's, else
+ * X-Request-ID); len 0 when the app set that header itself, which then wins.
+ */
+static void
+grn_http_response_request_id(grn_http_request_t *r, grn_str_t *name)
+{
+    grn_uint_t             i;
+    grn_http_header_t     *h = r->response.headers.elts;
+    grn_http_main_conf_t  *hmcf = ((grn_http_conn_t *) r->connection->data)->worker->cycle->http;
+
+    if (hmcf->request_id_header.len) {
+        *name = hmcf->request_id_header;
+    } else {
+        grn_str_set(name, "X-Request-ID");
+    }
+    for (i = 0; i < r->response.headers.nelts; i++) {
+        if (h[i].name.len == name->len
+            && strncasecmp(h[i].name.data, name->data, name->len) == 0)
+        {
+            name->len = 0;
+            return;
+        }
+    }
+}
+
 static grn_flag_t
 grn_http_status_has_body(grn_uint_t status)
 {
@@ -289,7 +315,7 @@ grn_http_response_prepare(grn_http_conn_t *hc)
     grn_flag_t            has_body, streamed;
     const char           *line;
     char                  status_buf[16];
-    grn_str_t             status;
+    grn_str_t             status, rid_name, *rid;
     grn_http_request_t   *r = hc->r;
     grn_http_header_t    *h;
     grn_http_response_t  *resp = &r->response;
@@ -353,6 +379,15 @@ grn_http_response_prepare(grn_http_conn_t *hc)
         len += h[i].name.len + 2 + h[i].value.len + 2;
     }
 
+    rid = NULL;
+    if (loc && loc->add_request_id_header) {
+        grn_http_response_request_id(r, &rid_name);
+        if (rid_name.len) {
+            rid = grn_http_request_id(r);
+            len += rid_name.len + 2 + rid->len + 2;
+        }
+    }
+
     p = grn_pnalloc(r->pool, len);
     if (p == NULL) {
         return GRN_ERROR;
@@ -379,6 +414,13 @@ grn_http_response_prepare(grn_http_conn_t *hc)
         *p++ = '\r'; *p++ = '\n';
     }
 
+    if (rid) {
+        p = memcpy(p, rid_name.data, rid_name.len) + rid_name.len;
+        *p++ = ':'; *p++ = ' ';
+        p = memcpy(p, rid->data, rid->len) + rid->len;
+        *p++ = '\r'; *p++ = '\n';
+    }
+
     if (resp->chunked) {
         p = memcpy(p, "Transfer-Encoding: chunked\r\n", 28) + 28;
 
@@ -396,6 +438,7 @@ grn_http_response_prepare(grn_http_conn_t *hc)
     hc->iov[0].iov_base = hc->head;
     hc->iov[0].iov_len = p - hc->head;
     hc->body_sent = 0;
+    hc->bytes_sent = 0;
     resp->sent = 0;
     grn_http_response_body_iov(hc, 1);
 

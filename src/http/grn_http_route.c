@@ -263,10 +263,11 @@ grn_http_handle_request(grn_http_conn_t *hc)
 
         case GRN_HTTP_ACTION_PASS:
             if (loc->app != hc->worker->group->app) {
-                grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
-                              "location \"%.*s\" passes to app \"%.*s\", which this listener's "
-                              "workers do not run", (int) loc->name.len, loc->name.data,
-                              (int) loc->app->name.len, loc->app->name.data);
+                grn_http_conn_log(GRN_LOG_ERR, hc, 0,
+                                  "location \"%.*s\" passes to app \"%.*s\", which this "
+                                  "listener's workers do not run", (int) loc->name.len,
+                                  loc->name.data, (int) loc->app->name.len,
+                                  loc->app->name.data);
                 rc = grn_http_error_page(r, 502);
                 break;
             }
@@ -291,19 +292,18 @@ grn_http_handle_request(grn_http_conn_t *hc)
                 if (redirects < GRN_HTTP_MAX_REDIRECTS) {
                     continue;
                 }
-                grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
-                              "a cycle of internal redirects (try_files, index) while "
-                              "serving \"%.*s\", client: %.*s", (int) r->uri.len, r->uri.data,
-                              (int) hc->c.remote_addr.len, hc->c.remote_addr.data);
+                grn_http_conn_log(GRN_LOG_ERR, hc, 0,
+                                  "a cycle of internal redirects (try_files, index) while "
+                                  "serving \"%.*s\"", (int) r->uri.len, r->uri.data);
                 rc = grn_http_error_page(r, 500);
             }
             break;
 
         case GRN_HTTP_ACTION_STATUS:
             /* The status page arrives with later work; say so rather than guess. */
-            grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
-                          "location \"%.*s\": the status page is not implemented in this "
-                          "version", (int) loc->name.len, loc->name.data);
+            grn_http_conn_log(GRN_LOG_ERR, hc, 0,
+                              "location \"%.*s\": the status page is not implemented in this "
+                              "version", (int) loc->name.len, loc->name.data);
             rc = grn_http_error_page(r, 501);
             break;
 

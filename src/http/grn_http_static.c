@@ -820,10 +820,18 @@ grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
 
 /* Responses. */
 
-#define GRN_HTTP_STATIC_REQ_FMT  ", client: %.*s, request: \"%.*s %.*s\""
-#define GRN_HTTP_STATIC_REQ_ARGS(r)                                                        \
-    (int) (r)->connection->remote_addr.len, (r)->connection->remote_addr.data,            \
-    (int) (r)->method.len, (r)->method.data, (int) (r)->uri.len, (r)->uri.data
+/* ", client: ..., server: ..., request: ..., host: ..., request_id: ..." after a message. */
+#define GRN_HTTP_STATIC_REQ_FMT      "%s"
+#define GRN_HTTP_STATIC_REQ_ARGS(r)  grn_http_static_context(r)
+
+static const char *
+grn_http_static_context(grn_http_request_t *r)
+{
+    static __thread char  ctx[1024];
+
+    (void) grn_http_log_context(r->connection, r, ctx, sizeof(ctx));
+    return ctx;
+}
 
 /* The answer to a failed open(), logged as nginx does: 404 quietly, 403 and 500 loudly. */
 static grn_int_t

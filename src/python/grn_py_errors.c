@@ -33,8 +33,11 @@ grn_py_log_text(grn_uint_t level, const char *text, size_t len)
 {
     grn_app_conf_t *app = grn_py.app;
 
-    Py_BEGIN_ALLOW_THREADS grn_log_error(level, grn_py.log, 0, "app \"%.*s\": %.*s",
-                                         (int) app->name.len, app->name.data, (int) len, text);
+    const char     *ctx = grn_py_request_context(grn_py_request);
+
+    Py_BEGIN_ALLOW_THREADS grn_log_error(level, grn_py.log, 0, "app \"%.*s\": %.*s%s",
+                                         (int) app->name.len, app->name.data, (int) len, text,
+                                         ctx);
     Py_END_ALLOW_THREADS
 }
 

@@ -63,6 +63,9 @@ grn_py_thread_t *grn_py_thread_enter(void);
 void             grn_py_thread_leave(grn_py_thread_t *t);
 
 /* grn_py_wsgi.c */
+extern __thread grn_http_request_t *grn_py_request;   /* the app runs for it; or NULL */
+/* The error log context of a request (", client: ..., request: ..."), in thread storage. */
+const char *grn_py_request_context(grn_http_request_t *r);
 grn_int_t grn_py_wsgi_init(void);
 void      grn_py_wsgi_done(void);
 void      grn_py_wsgi_thread_done(grn_py_thread_t *t);

@@ -41,6 +41,7 @@ enum {
     GRN_PY_WSGI_INPUT_TERMINATED,
     GRN_PY_WSGI_FILE_WRAPPER,
     GRN_PY_CLOSE,
+    GRN_PY_REQUEST_ID,
     GRN_PY_NKEYS
 };
 
@@ -51,6 +52,7 @@ static const char *grn_py_key_names[GRN_PY_NKEYS] = {
     "RAW_URI",         "SERVER_SOFTWARE",       "wsgi.version",      "wsgi.url_scheme",
     "wsgi.input",      "wsgi.errors",           "wsgi.multithread",  "wsgi.multiprocess",
     "wsgi.run_once",   "wsgi.input_terminated", "wsgi.file_wrapper", "close",
+    "REQUEST_ID",
 };
 
 static PyObject *grn_py_keys[GRN_PY_NKEYS];
@@ -133,12 +135,24 @@ typedef struct {
  * object and wsgi.input belong to the request while it streams, so they are taken away from
  * the thread (which meanwhile serves other connections with fresh ones).
  */
-/* ", client: 127.0.0.1, request: "GET / HTTP/1.1"" after a message, as nginx writes it. */
-#define GRN_PY_REQ_FMT  ", client: %.*s, request: \"%.*s %.*s %.*s\""
-#define GRN_PY_REQ_ARGS(r)                                                                 \
-    (int) (r)->connection->remote_addr.len, (r)->connection->remote_addr.data,             \
-    (int) (r)->method.len, (r)->method.data, (int) (r)->uri.len, (r)->uri.data,            \
-    (int) (r)->protocol.len, (r)->protocol.data
+/* ", client: 127.0.0.1, server: ..., request: "GET / HTTP/1.1", ..." after a message. */
+#define GRN_PY_REQ_FMT  "%s"
+#define GRN_PY_REQ_ARGS(r)  grn_py_request_context(r)
+
+/* The request the calling thread is running the app for: wsgi.errors lines name it. */
+__thread grn_http_request_t  *grn_py_request;
+
+const char *
+grn_py_request_context(grn_http_request_t *r)
+{
+    static __thread char  ctx[1024];
+
+    if (r == NULL || r->connection == NULL) {
+        return "";
+    }
+    (void) grn_http_log_context(r->connection, r, ctx, sizeof(ctx));
+    return ctx;
+}
 
 /*
  * The app raised, with the exception set. When its read of the request body failed because
@@ -515,7 +529,7 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
 {
     size_t                 sn_len;
     PyObject              *env, *value;
-    grn_str_t             *sn;
+    grn_str_t             *sn, *rid;
     grn_http_connection_t *c = r->connection;
 
     env = PyDict_Copy(grn_py_environ_template);
@@ -633,6 +647,12 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
     Py_DECREF(value);
 
     if (r->https && PyDict_SetItem(env, grn_py_keys[GRN_PY_WSGI_URL_SCHEME], grn_py_https) != 0) {
+        goto failed;
+    }
+
+    /* The id the access and error logs give this request (HTTP_X_REQUEST_ID is the client's). */
+    rid = grn_http_request_id(r);
+    if (rid->len && grn_py_set_str(env, GRN_PY_REQUEST_ID, rid->data, rid->len) != 0) {
         goto failed;
     }
 
@@ -1389,10 +1409,12 @@ grn_py_next(grn_http_request_t *r)
 
     resp = (grn_py_responder_t *) stream->responder;
     resp->r = r;
+    grn_py_request = r;
 
     pulled = stream->iter ? grn_py_pull(resp, stream->iter) : 0;
     if (pulled == 1) {
         resp->r = NULL;
+        grn_py_request = NULL;
         grn_py_thread_leave(t);
         return GRN_AGAIN;
     }
@@ -1411,6 +1433,7 @@ grn_py_next(grn_http_request_t *r)
     }
 
     grn_py_stream_end(r, stream);
+    grn_py_request = NULL;
     grn_py_thread_leave(t);
     return rc;
 }
@@ -1431,11 +1454,13 @@ grn_py_abort(grn_http_request_t *r)
     }
 
     /* PEP 3333: close() is called on every path, a client that went away included. */
+    grn_py_request = r;
     if (grn_py_close(stream->result) != 0) {
         grn_py_log_exception(GRN_LOG_ERR, "exception in close() of the WSGI response"
                              GRN_PY_REQ_FMT, GRN_PY_REQ_ARGS(r));
     }
     grn_py_stream_end(r, stream);
+    grn_py_request = NULL;
     grn_py_thread_leave(t);
 }
 
@@ -1450,7 +1475,9 @@ grn_py_call(grn_http_request_t *r)
         return GRN_ERROR;
     }
 
+    grn_py_request = r;
     rc = grn_py_wsgi_run(t, r);
+    grn_py_request = NULL;
 
     grn_py_thread_leave(t);
 

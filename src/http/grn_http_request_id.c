@@ -1,0 +1,296 @@
+/*
+ * grn_http_request_id.c: $request_id, one id per request shared by the access log, the error
+ * log, the app (environ REQUEST_ID) and the client (add_request_id_header), and the $connection
+ * counter.
+ *
+ * An id is 32 hex digits (128 random bits), as nginx's $request_id. It is made the first time
+ * something asks for it, from a per-thread xoshiro256** generator seeded once from getrandom():
+ * no syscall and no lock per request. The ids are not secrets (they go to logs and clients), so
+ * a fast statistical generator is enough; seeding every thread from the kernel keeps workers and
+ * threads from repeating each other's sequences.
+ *
+ * With `request_id_header NAME`, an id sent in that header by a trusted peer (an address in
+ * set_real_ip_from, the same trust as for the client address) is used instead, so one id
+ * follows a request from a proxy in front of greenc into its logs. From any other peer the
+ * header is only a header: it reaches the app as HTTP_*, and the request gets an id of its own.
+ */
+
+#include "grn_core.h"
+#include "grn_http.h"
+
+#include <arpa/inet.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#define GRN_HTTP_REQUEST_ID_MAX  128     /* longest id taken from a trusted peer */
+
+/*
+ * Seeded at a thread's first id. The master never makes ids, so a worker forked from it never
+ * inherits a seeded state: each worker thread seeds its own.
+ */
+static __thread uint64_t  grn_rid_state[4];
+static __thread int       grn_rid_seeded;
+
+static uint64_t
+grn_rid_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* splitmix64: spreads a weak seed (the fallback below) over the whole state. */
+static uint64_t
+grn_rid_splitmix(uint64_t *x)
+{
+    uint64_t  z = (*x += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void
+grn_rid_seed(void)
+{
+    uint64_t         x;
+    grn_uint_t       i;
+    struct timespec  ts;
+
+    if (getrandom(grn_rid_state, sizeof(grn_rid_state), 0) != sizeof(grn_rid_state)) {
+        /* No getrandom (very old kernel, seccomp): time, pid and this thread's address. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        x = (uint64_t) ts.tv_nsec ^ ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) getpid()
+            ^ (uint64_t) (uintptr_t) &grn_rid_seeded;
+        for (i = 0; i < 4; i++) {
+            grn_rid_state[i] = grn_rid_splitmix(&x);
+        }
+    }
+    if ((grn_rid_state[0] | grn_rid_state[1] | grn_rid_state[2] | grn_rid_state[3]) == 0) {
+        grn_rid_state[0] = 1;                   /* the one state xoshiro cannot leave */
+    }
+    grn_rid_seeded = 1;
+}
+
+/* xoshiro256** */
+static uint64_t
+grn_rid_next(void)
+{
+    uint64_t   *s = grn_rid_state;
+    uint64_t    result, t;
+
+    result = grn_rid_rotl(s[1] * 5, 7) * 9;
+    t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = grn_rid_rotl(s[3], 45);
+    return result;
+}
+
+/* What an id from a peer may look like: it goes into logs and a response header unescaped. */
+static grn_flag_t
+grn_rid_valid(const grn_str_t *v)
+{
+    size_t  i;
+
+    if (v->len == 0 || v->len > GRN_HTTP_REQUEST_ID_MAX) {
+        return 0;
+    }
+    for (i = 0; i < v->len; i++) {
+        unsigned char  ch = (unsigned char) v->data[i];
+
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+              || strchr("-_.:/+=@", ch) != NULL) || ch == '\0')
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static grn_flag_t
+grn_rid_bits_match(const unsigned char *a, const unsigned char *b, grn_uint_t bits)
+{
+    grn_uint_t  bytes = bits / 8, rest = bits % 8;
+
+    if (memcmp(a, b, bytes) != 0) {
+        return 0;
+    }
+    if (rest == 0) {
+        return 1;
+    }
+    return ((a[bytes] ^ b[bytes]) & (0xff << (8 - rest))) == 0;
+}
+
+/* The peer of the connection is in set_real_ip_from. */
+static grn_flag_t
+grn_rid_peer_trusted(grn_http_main_conf_t *hmcf, grn_http_connection_t *c)
+{
+    int               family;
+    char              text[INET6_ADDRSTRLEN];
+    grn_uint_t        i;
+    unsigned char     addr[16];
+    grn_http_cidr_t  *cidr;
+
+    if (hmcf->trusted.nelts == 0) {
+        return 0;
+    }
+
+    if (c->remote_addr.len == 0) {
+        family = AF_UNIX;
+    } else {
+        if (c->remote_addr.len >= sizeof(text)) {
+            return 0;
+        }
+        memcpy(text, c->remote_addr.data, c->remote_addr.len);
+        text[c->remote_addr.len] = '\0';
+        if (inet_pton(AF_INET, text, addr) == 1) {
+            family = AF_INET;
+        } else if (inet_pton(AF_INET6, text, addr) == 1) {
+            family = AF_INET6;
+        } else {
+            return 0;
+        }
+    }
+
+    cidr = hmcf->trusted.elts;
+    for (i = 0; i < hmcf->trusted.nelts; i++) {
+        if (cidr[i].family == family
+            && (family == AF_UNIX || grn_rid_bits_match(cidr[i].addr, addr, cidr[i].bits)))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+grn_str_t *
+grn_http_request_id(grn_http_request_t *r)
+{
+    char                  *p;
+    uint64_t               a, b;
+    grn_uint_t             i, k;
+    grn_http_conn_t       *hc = r->connection->data;
+    grn_http_header_t     *h;
+    grn_http_main_conf_t  *hmcf = hc->worker->cycle->http;
+
+    if (r->request_id.len) {
+        return &r->request_id;
+    }
+
+    if (hmcf && hmcf->request_id_header.len) {
+        h = r->headers.elts;
+        for (i = 0; i < r->headers.nelts; i++) {
+            if (h[i].name.len == hmcf->request_id_header.len
+                && strncasecmp(h[i].name.data, hmcf->request_id_header.data, h[i].name.len)
+                   == 0)
+            {
+                if (grn_rid_valid(&h[i].value) && grn_rid_peer_trusted(hmcf, r->connection)) {
+                    r->request_id = h[i].value;
+                    return &r->request_id;
+                }
+                break;
+            }
+        }
+    }
+
+    p = grn_pnalloc(r->pool, 32);
+    if (p == NULL) {
+        return &r->request_id;                  /* empty: logged as "-" */
+    }
+
+    if (!grn_rid_seeded) {
+        grn_rid_seed();
+    }
+    a = grn_rid_next();
+    b = grn_rid_next();
+    for (k = 0; k < 16; k++) {
+        p[k] = "0123456789abcdef"[(a >> (60 - 4 * k)) & 0xf];
+        p[16 + k] = "0123456789abcdef"[(b >> (60 - 4 * k)) & 0xf];
+    }
+    r->request_id.data = p;
+    r->request_id.len = 32;
+    return &r->request_id;
+}
+
+
+/*
+ * $connection: nginx numbers connections across all its workers, so this counter lives in a
+ * page shared by every process forked from the master. It is mapped once per master and kept
+ * across reloads (numbers keep growing); a binary upgrade starts a new count.
+ */
+static uint64_t   *grn_http_conn_counter;
+static uint64_t    grn_http_conn_counter_local;
+
+grn_uint_t
+grn_http_next_connection_number(void)
+{
+    return (grn_uint_t) __atomic_add_fetch(grn_http_conn_counter ? grn_http_conn_counter
+                                                                 : &grn_http_conn_counter_local,
+                                           1, __ATOMIC_RELAXED);
+}
+
+grn_int_t
+grn_http_request_id_conf(grn_conf_t *cf, grn_http_main_conf_t *hmcf)
+{
+    char             *slash, buf[INET6_ADDRSTRLEN + 1];
+    void             *page;
+    size_t            len;
+    grn_uint_t        i;
+    grn_str_t        *from;
+    grn_http_cidr_t  *cidr;
+
+    if (grn_http_conn_counter == NULL) {
+        page = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                    -1, 0);
+        if (page == MAP_FAILED) {
+            /* Numbers are then unique per worker only; not worth refusing to start for. */
+            grn_log_error(GRN_LOG_WARN, cf->log, errno, "mmap() of the connection counter "
+                          "failed");
+        } else {
+            grn_http_conn_counter = page;
+        }
+    }
+
+    if (hmcf->real_ip_from == NULL || hmcf->real_ip_from == GRN_CONF_UNSET_PTR) {
+        return GRN_OK;
+    }
+
+    /* The entries were checked when read (grn_http_real_ip_from): only conversion is left. */
+    from = hmcf->real_ip_from->elts;
+    for (i = 0; i < hmcf->real_ip_from->nelts; i++) {
+        cidr = grn_array_push(&hmcf->trusted);
+        if (cidr == NULL) {
+            return GRN_ERROR;
+        }
+        memset(cidr, 0, sizeof(*cidr));
+
+        if (grn_str_eq_lit(&from[i], "unix:")) {
+            cidr->family = AF_UNIX;
+            continue;
+        }
+
+        slash = memchr(from[i].data, '/', from[i].len);
+        len = slash ? (size_t) (slash - from[i].data) : from[i].len;
+        if (len >= sizeof(buf)) {
+            return GRN_ERROR;
+        }
+        memcpy(buf, from[i].data, len);
+        buf[len] = '\0';
+
+        if (inet_pton(AF_INET, buf, cidr->addr) == 1) {
+            cidr->family = AF_INET;
+            cidr->bits = 32;
+        } else if (inet_pton(AF_INET6, buf, cidr->addr) == 1) {
+            cidr->family = AF_INET6;
+            cidr->bits = 128;
+        } else {
+            return GRN_ERROR;
+        }
+        if (slash) {
+            cidr->bits = (grn_uint_t) grn_atoi(slash + 1, from[i].data + from[i].len - slash - 1);
+        }
+    }
+    return GRN_OK;
+}
