@@ -347,6 +347,42 @@ def test_buffered_lines_are_written_on_usr1_before_the_reopen(greenc_factory):
     assert len([l for l in _lines(old) if "/id?" in l]) == 40
 
 
+def test_buffered_lines_of_every_thread_survive_usr1(greenc_factory):
+    # Thread 0 reads USR1, flushes its buffer and reopens; the other threads flush theirs when
+    # woken, into whichever file is open then. No line may be lost or written twice.
+    g = _logs_server(greenc_factory, name="usr1t", app_extra="threads     2;",
+                     log_lines="        access_log LOG combined buffer=1m;\n")
+    log = _log_path(g, "rotated.log")
+    g.start()
+    _send_many(g, 200, connections=8)
+    old = g.dir / "rotated.log.1"
+    log.rename(old)
+    g.send_signal(signal.SIGUSR1)
+
+    def both():
+        lines = [l for p in (old, log) for l in _lines(p) if "/id?" in l]
+        return lines if len(lines) >= 200 else None
+
+    lines = wait_for(both, 10 * SLOW, what="200 lines across the old and the new file")
+    assert len(lines) == 200 and len(set(lines)) == 200
+    assert all(COMBINED.match(l) for l in lines)
+
+
+def test_buffered_lines_are_written_when_a_reload_retires_the_workers(greenc_factory):
+    g = _logs_server(greenc_factory, name="hup",
+                     log_lines="        access_log LOG combined buffer=1m;\n")
+    log = _log_path(g, "hup.log")
+    g.start()
+    old_workers = g.worker_pids()
+    _send_many(g, 40)
+    assert not any("/id?" in l for l in _lines(log))
+    g.send_signal(signal.SIGHUP)
+    wait_for(lambda: len([l for l in _lines(log) if "/id?" in l]) == 40, 20 * SLOW,
+             what="the old workers' 40 buffered lines after the reload")
+    wait_for(lambda: not set(old_workers) & set(g.worker_pids()), 20 * SLOW,
+             what="the old workers to exit")
+
+
 def test_access_log_if_condition(greenc_factory):
     g = _logs_server(greenc_factory, log_lines="        access_log LOG combined if=$http_x_log;\n")
     log = _log_path(g, "if.log")
