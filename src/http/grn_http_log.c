@@ -403,8 +403,8 @@ grn_log_time_update(void)
     localtime_r(&now, &tm);
     grn_log_time_local_len = strftime(grn_log_time_local, sizeof(grn_log_time_local),
                                       "%d/%b/%Y:%H:%M:%S %z", &tm);
-    grn_log_time_iso_len = strftime(grn_log_time_iso, sizeof(grn_log_time_iso), "%Y-%m-%dT%H:%M:%S",
-                                    &tm);
+    grn_log_time_iso_len = strftime(grn_log_time_iso, sizeof(grn_log_time_iso),
+                                    "%Y-%m-%dT%H:%M:%S", &tm);
     /* ISO 8601 wants "+01:00", strftime's %z gives "+0100". */
     grn_log_time_iso_len += strftime(grn_log_time_iso + grn_log_time_iso_len,
                                      sizeof(grn_log_time_iso) - grn_log_time_iso_len, "%z", &tm);
