@@ -121,7 +121,8 @@ def _logs_server(greenc_factory, log_lines="", http_extra="", app_extra="", name
     text = g.config_text(apps=app_block("logs", wsgi="logging_app:application",
                                         python_path=g.apps_dir, extra=app_extra),
                          http_extra=http_extra, locations=log_lines + locations)
-    g.write_config(text.replace("    access_log off;\n", f"    access_log {access_log_http};\n", 1))
+    g.write_config(text.replace("    access_log off;\n",
+                                f"    access_log {access_log_http};\n", 1))
     return g
 
 
@@ -299,7 +300,8 @@ def _send_many(g, n, connections=4, path="/id"):
     def client(count, tag):
         with g.connect() as s:
             for i in range(count):
-                s.sendall(b"GET %s?c=%d&i=%d HTTP/1.1\r\nHost: h\r\n\r\n" % (path.encode(), tag, i))
+                s.sendall(b"GET %s?c=%d&i=%d HTTP/1.1\r\nHost: h\r\n\r\n"
+                          % (path.encode(), tag, i))
                 results.append(_read_response(s)[1])
 
     threads = [threading.Thread(target=client, args=(n // connections, c))
@@ -560,3 +562,33 @@ def test_app_traceback_and_wsgi_errors_lines_name_the_request(greenc_factory):
     assert line.endswith('note-from-app, client: 127.0.0.1, server: ctx.example, '
                          'request: "GET /say?msg=note-from-app HTTP/1.1", host: "ctx.example", '
                          f'request_id: {r.headers["X-Request-ID"]}')
+
+
+def test_request_length_counts_streamed_and_spooled_bodies(greenc_factory):
+    g = greenc_factory()
+    log = g.dir / "length.log"
+    g.write_config(http_extra="log_format len '$request_uri $request_length $status';",
+                   locations=(f"        access_log {log} len;\n"
+                              "        location /spool/ { client_body_buffer_size 1k; pass hello; "
+                              "script_name /spool; }\n"
+                              "        location /stream/ { request_buffering off; pass hello; "
+                              "script_name /stream; }\n"
+                              + default_locations()))
+    g.start()
+    body = b"x" * 50000
+    requests = {
+        "/spool/echo?m=1": b"POST /spool/echo?m=1 HTTP/1.1\r\nHost: h\r\n"
+                           b"Content-Length: %d\r\n\r\n" % len(body) + body,   # to a temp file
+        "/stream/echo?m=2": b"POST /stream/echo?m=2 HTTP/1.1\r\nHost: h\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n"
+                        + b"".join(b"%x\r\n%s\r\n" % (5000, body[:5000]) for _ in range(10))
+                        + b"0\r\n\r\n",                        # streamed to the app
+    }
+    for uri, raw in requests.items():
+        with g.connect() as s:
+            s.sendall(raw)
+            _, answer = _read_response(s)
+            assert answer.status == 200 and answer.body == body, (uri, answer)
+    lines = [l for l in _wait_lines(log, 3) if "/healthz" not in l]
+    got = {l.split()[0]: int(l.split()[1]) for l in lines}
+    assert got == {uri: len(raw) for uri, raw in requests.items()}
