@@ -103,6 +103,7 @@ struct grn_http_conn_s {
     unsigned               close:1;      /* close after this response */
     unsigned               eof:1;        /* the client closed its side */
     unsigned               rdhup:1;      /* the client shut its sending side */
+    unsigned               logged:1;     /* the request's access log line is written */
 
     grn_http_conn_t       *next;         /* free list */
     grn_uint_t             all_index;    /* position in the worker's list of open ones */

@@ -432,6 +432,7 @@ grn_http_reset_request(grn_http_conn_t *hc)
     hc->iovcnt = 0;
     hc->head = NULL;
     hc->request_length = 0;
+    hc->logged = 0;
     if (hc->pool) {
         grn_reset_pool(hc->pool);
     }
@@ -766,6 +767,7 @@ grn_http_finalize(grn_http_conn_t *hc)
 
     if (hc->r) {
         grn_http_log_request(hc->r, hc->worker->loop->now, hc->body_sent);
+        hc->logged = 1;
     }
     hc->c.requests++;
     if (hc->worker->on_request && hc->r && hc->r->loc
@@ -1039,6 +1041,15 @@ grn_http_close(grn_http_conn_t *hc)
     grn_http_worker_t  *w = hc->worker;
 
     grn_timer_del(w->loop, &hc->timer);
+
+    /*
+     * A response cut short (the client went away, send_timeout) is logged as nginx does: with
+     * its status and the bytes that did go out. The body count is of bytes queued; the bytes
+     * written are the better bound for it.
+     */
+    if (hc->state == GRN_HTTP_WRITING && hc->r && !hc->logged) {
+        grn_http_log_request(hc->r, w->loop->now, grn_min(hc->body_sent, hc->bytes_sent));
+    }
 
     /* close() also removes the socket from epoll: it is in no other process. */
     close(hc->c.fd);

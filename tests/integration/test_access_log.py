@@ -592,3 +592,23 @@ def test_request_length_counts_streamed_and_spooled_bodies(greenc_factory):
     lines = [l for l in _wait_lines(log, 3) if "/healthz" not in l]
     got = {l.split()[0]: int(l.split()[1]) for l in lines}
     assert got == {uri: len(raw) for uri, raw in requests.items()}
+
+
+def test_a_response_the_client_abandons_is_logged_with_what_was_sent(greenc_factory):
+    g = _logs_server(greenc_factory, http_extra="log_format cut '$request_uri $status "
+                                                "$body_bytes_sent $bytes_sent';",
+                     log_lines="        access_log LOG cut;\n")
+    log = _log_path(g, "cut.log")
+    g.start()
+    with g.connect() as s:
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+        got = 0
+        while got < 200000:
+            got += len(s.recv(65536))
+    # Closed with 50 MB unread: the server's next writes fail, and the line says how far it got.
+    (line,) = _wait_lines(log, 1, timeout=10 * SLOW)
+    uri, status, body_sent, bytes_sent = line.split()
+    assert (uri, status) == ("/big", "200")
+    assert got <= int(bytes_sent) < 800 * 65536
+    assert int(body_sent) <= int(bytes_sent)
+    assert g.get("/id").status == 200                          # the worker carries on

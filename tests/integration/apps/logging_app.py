@@ -4,6 +4,7 @@
                  answers with the header X-Note: a "quoted" \\ value
     /sleep?t=S   sleeps S seconds, then answers "slept\\n"
     /stream      a body of three chunks without Content-Length (sent chunked)
+    /big         50 MB in 64 KB chunks, pulled as the socket drains
     /boom        raises (a traceback in the error log)
     /say?msg=M   writes M to wsgi.errors
 """
@@ -27,6 +28,10 @@ def application(environ, start_response):
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return iter([b"one\n", b"two\n", b"three\n"])
+    if path == "/big":
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(800 * 65536))])
+        return (b"b" * 65536 for _ in range(800))
     if path == "/boom":
         raise ZeroDivisionError("boom for the error log test")
     if path == "/say":
