@@ -497,6 +497,14 @@ def test_x_request_id_is_taken_only_from_trusted_peers(greenc_factory):
     assert r.headers["X-Request-ID"] == r.json()["request_id"]
     assert r.json()["http_x_request_id"] == X_ID
 
+    # Prefixes that end inside a byte: 127.0.0.1 is in 127.0.0.0/9, not in 127.0.0.2/31;
+    # an IPv6 entry never matches an IPv4 peer.
+    r, _, _ = run("bits9", "request_id_header X-Request-ID; set_real_ip_from 127.0.0.0/9;")
+    assert r.json()["request_id"] == X_ID
+    r, _, _ = run("bits31", "request_id_header X-Request-ID; set_real_ip_from 127.0.0.2/31; "
+                            "set_real_ip_from ::1;")
+    assert re.fullmatch(r"[0-9a-f]{32}", r.json()["request_id"])
+
     # No request_id_header: trusted or not, the incoming header is not the id.
     r, _, _ = run("noheader", "set_real_ip_from 127.0.0.1;")
     assert re.fullmatch(r"[0-9a-f]{32}", r.json()["request_id"])
