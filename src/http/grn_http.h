@@ -151,6 +151,7 @@ extern const llhttp_settings_t  grn_http_parser_settings;
 grn_int_t grn_http_parse_target(grn_http_request_t *r);
 
 /* grn_http_body.c: on_body and on_message_complete return 0, or -1 with hc->status set. */
+void grn_http_body_start(grn_http_conn_t *hc);
 int grn_http_body_append(grn_http_conn_t *hc, const char *data, size_t len);
 int grn_http_body_complete(grn_http_conn_t *hc);
 /* Points r->body at the body when it is all in memory (else leaves it empty). */

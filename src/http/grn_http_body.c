@@ -70,6 +70,51 @@ failed:
     return -1;
 }
 
+/* An HTTP/1.1 request with "Expect: 100-continue" (HTTP/1.0 clients do not wait for it). */
+static grn_flag_t
+grn_http_expects_continue(grn_http_request_t *r)
+{
+    grn_uint_t          i;
+    grn_http_header_t  *h = r->headers.elts;
+
+    if (r->http_version != 1001) {
+        return 0;
+    }
+    for (i = 0; i < r->headers.nelts; i++) {
+        if (h[i].name.len == 6 && strncasecmp(h[i].name.data, "expect", 6) == 0
+            && h[i].value.len == 12 && strncasecmp(h[i].value.data, "100-continue", 12) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * At the end of the head, before any body byte reaches on_body: whether the app will read the
+ * body from the socket itself (request_buffering off, or an HTTP/1.1 client that waits for
+ * 100 Continue), and whether the client waits for 100 Continue at all.
+ */
+void
+grn_http_body_start(grn_http_conn_t *hc)
+{
+    grn_http_request_t   *r = hc->r;
+    grn_http_loc_conf_t  *loc = r->loc;
+    grn_http_body_t      *b = &hc->body;
+
+    if (r->content_length <= 0 && !r->chunked) {
+        return;
+    }
+
+    b->expect_continue = grn_http_expects_continue(r);
+
+    if (loc && loc->action == GRN_HTTP_ACTION_PASS
+        && (!loc->request_buffering || b->expect_continue))
+    {
+        b->streamed = 1;
+    }
+}
+
 /* Called from the parser's on_body. 0, or -1 with hc->status set. */
 int
 grn_http_body_append(grn_http_conn_t *hc, const char *data, size_t len)
@@ -80,6 +125,7 @@ grn_http_body_append(grn_http_conn_t *hc, const char *data, size_t len)
     grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
 
     b->received += (off_t) len;
+    b->expect_continue = 0;             /* the client sends without waiting */
     limit = loc->client_body_buffer_size;
 
     if (!b->streamed && !b->in_file && b->mem_len + len > limit) {
@@ -173,6 +219,7 @@ grn_http_body_complete(grn_http_conn_t *hc)
     grn_http_body_t  *b = &hc->body;
 
     b->complete = 1;
+    b->expect_continue = 0;
 
     if (b->in_file && b->mem_len && grn_http_body_flush(hc) != GRN_OK) {
         return -1;

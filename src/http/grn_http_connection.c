@@ -491,26 +491,6 @@ grn_http_fail(grn_http_conn_t *hc, grn_uint_t status)
     grn_timer_add(hc->worker->loop, &hc->timer, GRN_HTTP_LINGERING_TIMEOUT * 5);
 }
 
-/* An HTTP/1.1 request with "Expect: 100-continue" (HTTP/1.0 clients do not wait for it). */
-static grn_flag_t
-grn_http_expects_continue(grn_http_request_t *r)
-{
-    grn_uint_t          i;
-    grn_http_header_t  *h = r->headers.elts;
-
-    if (r->http_version != 1001) {
-        return 0;
-    }
-    for (i = 0; i < r->headers.nelts; i++) {
-        if (h[i].name.len == 6 && strncasecmp(h[i].name.data, "expect", 6) == 0
-            && h[i].value.len == 12 && strncasecmp(h[i].value.data, "100-continue", 12) == 0)
-        {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /*
  * The request is complete, or its head is and the app streams the body: route it, run its
  * action, start writing the response.
@@ -576,30 +556,26 @@ grn_http_parse(grn_http_conn_t *hc)
     }
 
     /*
-     * Once per head (checked and routed by the parser): the body's timer, and whether the app
-     * reads the body from the socket itself (request_buffering off, or a client that waits
-     * for 100 Continue, which goes out only when the app first reads).
+     * Once per head (checked and routed by the parser): the body's timer, or the app at once
+     * when it reads the body from the socket itself.
      */
     if (hc->head_done && !hc->head_handled) {
         hc->head_handled = 1;
 
         if (!hc->msg_done) {
             grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
-            grn_flag_t            expect = grn_http_expects_continue(hc->r);
 
-            if (hc->r->loc && loc->action == GRN_HTTP_ACTION_PASS
-                && (!loc->request_buffering || expect))
-            {
-                hc->body.streamed = 1;
-                hc->body.expect_continue = expect && hc->parsed == hc->buf_len;
+            if (hc->body.streamed) {
+                /* Decided by the parser at the end of the head (grn_http_body_start()). */
                 grn_http_run_request(hc);
                 return GRN_OK;
             }
 
             grn_timer_add(hc->worker->loop, &hc->timer, loc->client_body_timeout);
 
-            if (expect && hc->parsed == hc->buf_len) {
+            if (hc->body.expect_continue) {
                 /* Buffered for an action without an app: the body is wanted now. */
+                hc->body.expect_continue = 0;
                 (void) send(hc->c.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
             }
         }

@@ -516,7 +516,11 @@ grn_http_on_headers_complete(llhttp_t *p)
         }
     }
 
-    return grn_http_check_body_size(hc, r->content_length);
+    if (grn_http_check_body_size(hc, r->content_length) != 0) {
+        return -1;
+    }
+    grn_http_body_start(hc);
+    return 0;
 }
 
 static int

@@ -55,7 +55,8 @@ def body_srv(tmp_path_factory):
         + mount.format(name="small", extra="")
         + mount.format(name="gone", extra=f"client_body_buffer_size 1k; "
                        f"client_body_temp_path {g.gone_dir};")
-        + mount.format(name="stream", extra=f"request_buffering off; "
+        # A small buffer too: a streamed body must never be spooled to a file.
+        + mount.format(name="stream", extra=f"request_buffering off; client_body_buffer_size 1k; "
                        f"client_max_body_size 100m; client_body_timeout {1 * SLOW}s;")
         + mount.format(name="streamlimit", extra="request_buffering off; "
                        "client_max_body_size 1k;")
@@ -295,6 +296,19 @@ def test_100_continue_is_sent_when_the_app_reads(body_srv):
     (r,) = h11_responses(raw, methods=("POST",), closed=False)
     assert r.interim == [100]
     assert report(r)["sha256"] == sha(body)
+
+
+def test_100_continue_body_over_the_buffer_size_streams_whole(body_srv):
+    body = body_of(50_000, seed=b"expect")
+    with body_srv.connect() as s:
+        s.sendall(expect_head(b"/buffered/digest?how=read_n&n=7000", len(body)))
+        s.settimeout(REQUEST_TIMEOUT)
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        raw = recv_until_close(s, until=lambda b: b.endswith(b"}"))
+    (r,) = h11_responses(raw, methods=("POST",), closed=False)
+    rep = report(r)
+    assert rep["sha256"] == sha(body) and rep["temp_files"] == []
 
 
 def test_app_that_answers_without_reading_sends_no_100(body_srv):
