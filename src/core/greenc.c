@@ -328,19 +328,28 @@ grn_write_pid(grn_cycle_t *cycle)
     return GRN_OK;
 }
 
+/* The parent exits; the child goes on. */
 static grn_int_t
-grn_daemonize(grn_log_t *log)
+grn_fork_to_background(grn_log_t *log)
 {
-    int  fd;
-
     switch (fork()) {
     case -1:
         grn_log_error(GRN_LOG_EMERG, log, errno, "fork() failed");
         return GRN_ERROR;
     case 0:
-        break;
+        return GRN_OK;
     default:
         _exit(0);
+    }
+}
+
+static grn_int_t
+grn_daemonize(grn_log_t *log)
+{
+    int  fd;
+
+    if (grn_fork_to_background(log) != GRN_OK) {
+        return GRN_ERROR;
     }
 
     if (setsid() == -1) {
@@ -349,14 +358,8 @@ grn_daemonize(grn_log_t *log)
     }
 
     /* Once more: a session leader that opened a terminal would get it as its controlling one. */
-    switch (fork()) {
-    case -1:
-        grn_log_error(GRN_LOG_EMERG, log, errno, "fork() failed");
+    if (grn_fork_to_background(log) != GRN_OK) {
         return GRN_ERROR;
-    case 0:
-        break;
-    default:
-        _exit(0);
     }
     umask(0);
 

@@ -147,6 +147,8 @@ void grn_http_worker_done(grn_http_worker_t *w);
 
 /* grn_http_parse.c */
 extern const llhttp_settings_t  grn_http_parser_settings;
+/* Parses the buffered bytes; GRN_ERROR with hc->status set (and logged) on bad input. */
+grn_int_t grn_http_execute(grn_http_conn_t *hc);
 /* Percent-decodes the path of the target into pool memory. */
 grn_int_t grn_http_parse_target(grn_http_request_t *r);
 

@@ -286,10 +286,7 @@ static grn_int_t
 grn_http_body_pull(grn_http_conn_t *hc)
 {
     int                   rc;
-    size_t                before;
     ssize_t               n;
-    const char           *pos;
-    llhttp_errno_t        err;
     struct pollfd         pfd;
     grn_http_body_t      *b = &hc->body;
     grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
@@ -342,25 +339,8 @@ grn_http_body_pull(grn_http_conn_t *hc)
             hc->buf_len += (size_t) n;
         }
 
-        before = hc->parsed;
-        err = llhttp_execute(&hc->parser, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
-
-        if (err == HPE_OK) {
-            hc->parsed = hc->buf_len;
-            hc->request_length += (off_t) (hc->parsed - before);
-
-        } else if (err == HPE_PAUSED) {
-            /* The end of the message: what follows is the next (pipelined) request. */
-            pos = llhttp_get_error_pos(&hc->parser);
-            hc->parsed = (size_t) (pos - hc->buf);
-            hc->request_length += (off_t) (hc->parsed - before);
-
-        } else {
-            if (hc->status == 0) {          /* else the parser's policy logged why */
-                grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client sent an invalid request body: %s",
-                                  llhttp_get_error_reason(&hc->parser));
-            }
-            b->error = hc->status ? hc->status : 400;
+        if (grn_http_execute(hc) != GRN_OK) {
+            b->error = hc->status;
             return GRN_ERROR;
         }
     }

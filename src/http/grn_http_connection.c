@@ -530,27 +530,7 @@ grn_http_run_request(grn_http_conn_t *hc)
 static grn_int_t
 grn_http_parse(grn_http_conn_t *hc)
 {
-    size_t          before = hc->parsed;
-    llhttp_errno_t  err;
-    const char     *pos;
-
-    err = llhttp_execute(&hc->parser, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
-
-    if (err == HPE_OK) {
-        hc->parsed = hc->buf_len;
-        hc->request_length += (off_t) (hc->parsed - before);
-
-    } else if (err == HPE_PAUSED) {
-        pos = llhttp_get_error_pos(&hc->parser);
-        hc->parsed = (size_t) (pos - hc->buf);
-        hc->request_length += (off_t) (hc->parsed - before);
-
-    } else {
-        if (hc->status == 0) {
-            hc->status = 400;
-            grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client sent an invalid request: %s",
-                              llhttp_get_error_reason(&hc->parser));
-        }
+    if (grn_http_execute(hc) != GRN_OK) {
         grn_http_fail(hc, hc->status);
         return GRN_OK;
     }

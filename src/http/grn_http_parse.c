@@ -555,6 +555,38 @@ grn_http_on_message_complete(llhttp_t *p)
     return HPE_PAUSED;
 }
 
+/*
+ * Runs llhttp over the buffered bytes not parsed yet. The parser pauses at the end of a
+ * message, so `parsed` stops there and a pipelined request waits. GRN_ERROR with hc->status
+ * set when the bytes are not HTTP (logged here unless a policy check did it already).
+ */
+grn_int_t
+grn_http_execute(grn_http_conn_t *hc)
+{
+    size_t          before = hc->parsed;
+    llhttp_errno_t  err;
+
+    err = llhttp_execute(&hc->parser, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
+
+    if (err == HPE_OK) {
+        hc->parsed = hc->buf_len;
+
+    } else if (err == HPE_PAUSED) {
+        hc->parsed = (size_t) (llhttp_get_error_pos(&hc->parser) - hc->buf);
+
+    } else {
+        if (hc->status == 0) {
+            hc->status = 400;
+            grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client sent an invalid request%s: %s",
+                              hc->head_done ? " body" : "", llhttp_get_error_reason(&hc->parser));
+        }
+        return GRN_ERROR;
+    }
+
+    hc->request_length += (off_t) (hc->parsed - before);
+    return GRN_OK;
+}
+
 const llhttp_settings_t  grn_http_parser_settings = {
     .on_message_begin = grn_http_on_message_begin,
     .on_method = grn_http_on_method,
