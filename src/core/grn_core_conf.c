@@ -15,10 +15,10 @@ static char *grn_core_app(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_app_wsgi(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_app_workers(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_app_max_requests(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+static char *grn_core_router_workers(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 
 static const grn_conf_num_bounds_t  grn_threads_bounds = { 1, 256 };
 static const grn_conf_num_bounds_t  grn_connections_bounds = { 16, 1000000 };
-static const grn_conf_num_bounds_t  grn_router_bounds = { 1, 64 };
 static const grn_conf_num_bounds_t  grn_nofile_bounds = { 16, 16777216 };
 
 const grn_command_t grn_core_commands[] = {
@@ -47,8 +47,7 @@ const grn_command_t grn_core_commands[] = {
       offsetof(grn_core_conf_t, worker_connections), &grn_connections_bounds },
 
     { grn_string("router_workers"), GRN_MAIN_CONF | GRN_CONF_TAKE1,
-      grn_conf_set_num_slot, GRN_CONF_CTX_CORE,
-      offsetof(grn_core_conf_t, router_workers), &grn_router_bounds },
+      grn_core_router_workers, GRN_CONF_CTX_CORE, 0, NULL },
 
     { grn_string("app"), GRN_MAIN_CONF | GRN_CONF_BLOCK | GRN_CONF_TAKE1,
       grn_core_app, GRN_CONF_CTX_CORE, 0, NULL },
@@ -347,6 +346,32 @@ grn_app_workers(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
     return GRN_CONF_OK;
 }
 
+/* router_workers N | auto: the C-only group that accepts listeners shared by several apps. */
+static char *
+grn_core_router_workers(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
+{
+    grn_int_t         n;
+    grn_str_t        *value = cf->args->elts;
+    grn_core_conf_t  *ccf = conf;
+
+    if (ccf->router_workers != GRN_CONF_UNSET) {
+        return "is duplicate";
+    }
+    if (grn_str_eq_lit(&value[1], "auto")) {
+        ccf->router_workers = GRN_WORKERS_AUTO;
+        return GRN_CONF_OK;
+    }
+    n = grn_atoi(value[1].data, value[1].len);
+    if (n < 1 || n > 64) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid value \"%.*s\" in \"router_workers\" "
+                           "directive, it must be a number from 1 to 64 or \"auto\"",
+                           (int) value[1].len, value[1].data);
+        return GRN_CONF_ERROR;
+    }
+    ccf->router_workers = n;
+    return GRN_CONF_OK;
+}
+
 static char *
 grn_app_max_requests(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
 {
@@ -400,7 +425,10 @@ grn_core_conf_finish(grn_cycle_t *cycle, grn_log_t *log)
 
     grn_conf_init_value(ccf->daemon, 0);
     grn_conf_init_value(ccf->worker_connections, 1024);
-    grn_conf_init_value(ccf->router_workers, 1);
+    /* The router is pure C and never blocks: one process per core uses the machine. */
+    if (ccf->router_workers == GRN_CONF_UNSET || ccf->router_workers == GRN_WORKERS_AUTO) {
+        ccf->router_workers = (grn_int_t) cycle->ncpu;
+    }
     if (ccf->graceful_timeout == GRN_CONF_UNSET_MSEC) {
         ccf->graceful_timeout = 30000;
     }

@@ -12,6 +12,9 @@
 #include "grn_cycle.h"
 #include "grn_http_conf.h"
 
+#include <pwd.h>
+#include <sys/random.h>
+
 static const grn_command_t *const grn_cycle_commands[] = {
     grn_core_commands,
     grn_app_commands,
@@ -55,6 +58,11 @@ grn_cycle_init(grn_cycle_t *old_cycle, grn_log_t *log, const grn_str_t *conf_fil
     cycle->pool = pool;
     cycle->old_cycle = old_cycle;
     cycle->generation = old_cycle ? old_cycle->generation + 1 : 1;
+
+    /* Forwarded requests name their generation by this, not by a counter a new binary resets. */
+    if (getrandom(&cycle->id, sizeof(cycle->id), GRND_NONBLOCK) != sizeof(cycle->id)) {
+        cycle->id = (uint64_t) time(NULL) << 20 ^ (uint64_t) getpid() << 8 ^ cycle->generation;
+    }
 
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cycle->ncpu = ncpu > 0 ? (grn_uint_t) ncpu : 1;
@@ -171,9 +179,26 @@ grn_cycle_make_groups(grn_cycle_t *cycle, grn_log_t *log)
     grn_group_t       *group;
     grn_app_conf_t   **apps;
     grn_listening_t   *ls, **pls;
+    struct passwd     *pw;
 
     apps = cycle->apps.elts;
     ls = cycle->listening.elts;
+
+    /* The listeners are all added by now, so pointers into the array stay valid. */
+    for (j = 0; j < cycle->listening.nelts; j++) {
+        if (ls[j].internal) {
+            ((grn_app_conf_t *) ls[j].app)->internal = &ls[j];
+        }
+    }
+
+    /* Router workers run as `user` when the master is root (grn_worker.c), else as we do. */
+    cycle->router_uid = geteuid();
+    if (cycle->router_uid == 0 && cycle->core->user.data) {
+        pw = getpwnam(cycle->core->user.data);
+        if (pw) {
+            cycle->router_uid = pw->pw_uid;
+        }
+    }
 
     for (i = 0; i <= cycle->apps.nelts; i++) {
         grn_app_conf_t  *app = (i < cycle->apps.nelts) ? apps[i] : NULL;

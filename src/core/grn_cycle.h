@@ -52,11 +52,12 @@ typedef struct {
     grn_str_t        file;              /* where the block starts, for messages */
     grn_uint_t       line;
     grn_uint_t       index;             /* position in cycle->apps */
+    struct grn_listening_s *internal;   /* the socket the router forwards to; NULL: none */
 } grn_app_conf_t;
 
 typedef struct grn_group_s  grn_group_t;
 
-typedef struct {
+typedef struct grn_listening_s {
     int                      fd;
     union {
         struct sockaddr          sockaddr;
@@ -73,6 +74,8 @@ typedef struct {
     unsigned                 ssl:1;
     unsigned                 proxy_protocol:1;
     unsigned                 inherited:1;  /* fd came from the previous cycle or binary */
+    unsigned                 shared:1;     /* leads to several apps: the router accepts it */
+    unsigned                 internal:1;   /* an app's socket for the router's forwarding */
     void                    *servers;      /* grn_http_addr_t: the servers listening here */
     void                    *app;          /* grn_app_conf_t * when every route leads to it */
     grn_group_t             *group;        /* whose workers accept it */
@@ -114,6 +117,8 @@ struct grn_cycle_s {
     grn_str_t          conf_param;        /* -g */
     grn_str_t          prefix;            /* ends with '/' */
     grn_uint_t         generation;
+    uint64_t           id;                /* random: tells generations (and binaries) apart */
+    uid_t              router_uid;        /* whom app workers accept forwarded requests from */
     grn_uint_t         ncpu;
     grn_cycle_t       *old_cycle;
 };

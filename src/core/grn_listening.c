@@ -75,7 +75,8 @@ grn_listening_open(grn_listening_t *ls, grn_log_t *log)
         }
     }
 
-    if (ls->u.sockaddr.sa_family == AF_UNIX) {
+    /* An abstract socket (sun_path starts with NUL) has no file: nothing stale, no mode. */
+    if (ls->u.sockaddr.sa_family == AF_UNIX && ls->u.sun.sun_path[0] != '\0') {
         grn_listening_remove_stale(ls);
     }
 
@@ -85,7 +86,7 @@ grn_listening_open(grn_listening_t *ls, grn_log_t *log)
         goto failed;
     }
 
-    if (ls->u.sockaddr.sa_family == AF_UNIX
+    if (ls->u.sockaddr.sa_family == AF_UNIX && ls->u.sun.sun_path[0] != '\0'
         && chmod(ls->u.sun.sun_path, 0666) == -1)
     {
         grn_log_error(GRN_LOG_WARN, log, errno, "chmod() of \"%s\" failed", ls->u.sun.sun_path);

@@ -432,6 +432,10 @@ grn_master_reap(grn_cycle_t *cycle, grn_msec_t now)
         if (p->ready && g->ready > 0) {
             g->ready--;
         }
+        if (grn_sb_apps) {
+            /* It died without draining (killed, crashed): the router must not count on it. */
+            grn_sb_apps[p - grn_processes].accepting = 0;
+        }
         if (p->channel != -1) {
             close(p->channel);
         }

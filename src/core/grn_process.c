@@ -169,6 +169,7 @@ grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now)
 
     if (grn_scoreboard) {
         memset((void *) &grn_scoreboard[slot], 0, sizeof(grn_sb_slot_t));
+        grn_sb_apps[slot].accepting = 0;
     }
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {

@@ -9,20 +9,59 @@
 
 grn_sb_slot_t  *grn_scoreboard;
 grn_sb_slot_t  *grn_sb_self;
+grn_sb_app_t   *grn_sb_apps;
+grn_uint_t      grn_sb_nslots;
 
 grn_int_t
 grn_scoreboard_init(grn_uint_t nslots, grn_log_t *log)
 {
-    void  *p;
+    void    *p;
+    size_t   size;
+
+    size = (sizeof(grn_sb_slot_t) + sizeof(grn_sb_app_t)) * nslots;
 
     /* Anonymous and shared: untouched pages cost nothing, and forks see the same memory. */
-    p = mmap(NULL, sizeof(grn_sb_slot_t) * nslots, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         grn_log_error(GRN_LOG_EMERG, log, errno, "mmap() of the scoreboard (%zu bytes) failed",
-                      sizeof(grn_sb_slot_t) * nslots);
+                      size);
         return GRN_ERROR;
     }
     grn_scoreboard = p;
+    grn_sb_apps = (grn_sb_app_t *) (grn_scoreboard + nslots);
+    grn_sb_nslots = nslots;
     return GRN_OK;
+}
+
+void
+grn_sb_set_accepting(uint64_t app_key)
+{
+    grn_sb_app_t  *a;
+
+    if (grn_sb_self == NULL) {
+        return;
+    }
+    a = &grn_sb_apps[grn_sb_self - grn_scoreboard];
+    if (app_key) {
+        a->app_key = app_key;
+        a->accepting = 1;
+    } else {
+        a->accepting = 0;
+    }
+}
+
+grn_flag_t
+grn_sb_app_accepting(uint64_t app_key)
+{
+    grn_uint_t  i;
+
+    if (grn_sb_apps == NULL) {
+        return 1;                       /* nothing to ask: let the connection tell */
+    }
+    for (i = 0; i < grn_sb_nslots; i++) {
+        if (grn_sb_apps[i].accepting && grn_sb_apps[i].app_key == app_key) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -18,9 +18,28 @@ typedef struct {
     volatile uint64_t  requests;                     /* served by the process */
 } grn_sb_slot_t;
 
+/*
+ * Which app each slot's process serves and whether it takes requests now (from ready until it
+ * drains). Kept apart from the big slots so that the router's look at them reads 16 KB, not
+ * the whole scoreboard: before it opens a connection to an app's internal socket, the router
+ * asks whether any worker of that app accepts, and answers 502 at once when none does.
+ */
+typedef struct {
+    volatile uint64_t  app_key;          /* grn_hash_name() of the app's name */
+    volatile int64_t   accepting;
+} grn_sb_app_t;
+
 /* The master's mapping (all slots), and in a worker the slot that is its own. */
 extern grn_sb_slot_t  *grn_scoreboard;
 extern grn_sb_slot_t  *grn_sb_self;
+extern grn_sb_app_t   *grn_sb_apps;      /* one per slot */
+extern grn_uint_t      grn_sb_nslots;
+
+/* A worker says it takes requests for its app (key), or no longer does (key 0). */
+void grn_sb_set_accepting(uint64_t app_key);
+
+/* Whether some worker of the app takes requests. */
+grn_flag_t grn_sb_app_accepting(uint64_t app_key);
 
 /* Maps the shared memory: MAP_SHARED | MAP_ANONYMOUS, inherited by every fork. */
 grn_int_t grn_scoreboard_init(grn_uint_t nslots, grn_log_t *log);

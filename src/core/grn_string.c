@@ -233,3 +233,16 @@ grn_strlow(char *data, size_t len)
         }
     }
 }
+
+
+uint64_t
+grn_hash_name(const char *data, size_t len)
+{
+    uint64_t  h = 0xcbf29ce484222325ULL;
+
+    while (len--) {
+        h ^= (unsigned char) *data++;
+        h *= 0x100000001b3ULL;
+    }
+    return h ? h : 1;
+}

@@ -44,4 +44,7 @@ grn_msec_t grn_parse_time(const grn_str_t *value);
 /* Lower-case ASCII in place. */
 void grn_strlow(char *data, size_t len);
 
+/* FNV-1a, 64 bits: a stable name for a string (socket names, scoreboard keys), never 0. */
+uint64_t grn_hash_name(const char *data, size_t len);
+
 #endif /* GRN_STRING_H */

@@ -13,6 +13,7 @@
 #include "grn_event.h"
 #include "grn_http.h"
 #include "grn_py.h"
+#include "grn_scoreboard.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -351,6 +352,9 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
         pthread_sigmask(SIG_SETMASK, &saved, NULL);
     }
 
+    if (app) {
+        grn_sb_set_accepting(grn_hash_name(app->name.data, app->name.len));
+    }
     if (write(channel, &ready, 1) != 1) {
         grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "write() of ready to the master failed");
     }
@@ -364,6 +368,7 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
 
         if (grn_sig_quit && !main->http.draining) {
             grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker draining");
+            grn_sb_set_accepting(0);
             grn_worker_stop_threads = 1;
             for (i = 1; i < nthreads; i++) {
                 grn_worker_thread_wake(&threads[i]);

@@ -33,7 +33,8 @@ typedef enum {
     GRN_HTTP_IDLE = 0,      /* keep-alive, waiting for the next request */
     GRN_HTTP_READING,       /* a request head or body is arriving */
     GRN_HTTP_WRITING,       /* the response is going out */
-    GRN_HTTP_LINGERING      /* answered and half-closed; draining what the client still sends */
+    GRN_HTTP_LINGERING,     /* answered and half-closed; draining what the client still sends */
+    GRN_HTTP_UPSTREAM       /* router: forwarded, waiting for the app's answer */
 } grn_http_state_e;
 
 /* The request body as it is received; see grn_http_body.c. */
@@ -105,6 +106,8 @@ struct grn_http_conn_s {
     unsigned               rdhup:1;      /* the client shut its sending side */
     unsigned               logged:1;     /* the request's access log line is written */
 
+    void                  *fwd;          /* internal socket: grn_http_forwarded_t, per request */
+
     grn_http_conn_t       *next;         /* free list */
     grn_uint_t             all_index;    /* position in the worker's list of open ones */
 };
@@ -132,6 +135,7 @@ struct grn_http_worker_s {
     void                  *data;
     grn_http_log_buf_t    *log_bufs;     /* this thread's buffered access logs (grn_http_log.c) */
     grn_uint_t             nlog_bufs;
+    void                  *proxy;        /* router: connections to the apps (grn_http_proxy.c) */
     unsigned               draining:1;   /* stop accepting, close when idle */
     unsigned               paused:1;     /* listeners removed: at max_connections */
 };
@@ -144,6 +148,10 @@ void grn_http_worker_accept(grn_http_worker_t *w);
 /* Graceful stop: no new connections, idle keep-alive ones closed, busy ones closed when done. */
 void grn_http_worker_drain(grn_http_worker_t *w);
 void grn_http_worker_done(grn_http_worker_t *w);
+/* For the router's forwarding: r->response is filled, send it; go on after waiting; give up. */
+void grn_http_conn_respond(grn_http_conn_t *hc);
+void grn_http_conn_resume(grn_http_conn_t *hc);
+void grn_http_conn_abort(grn_http_conn_t *hc);
 
 /* grn_http_parse.c */
 extern const llhttp_settings_t  grn_http_parser_settings;

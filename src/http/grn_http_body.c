@@ -108,7 +108,8 @@ grn_http_body_start(grn_http_conn_t *hc)
 
     b->expect_continue = grn_http_expects_continue(r);
 
-    if (loc && loc->action == GRN_HTTP_ACTION_PASS
+    /* The router (no app of its own) reads a body whole before it forwards it. */
+    if (loc && loc->action == GRN_HTTP_ACTION_PASS && hc->worker->group->app
         && (!loc->request_buffering || b->expect_continue))
     {
         b->streamed = 1;

@@ -176,6 +176,8 @@ grn_http_block(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf G
         return GRN_CONF_ERROR;
     }
     if (grn_array_init(&hmcf->servers, cf->pool, 4, sizeof(grn_http_srv_conf_t *)) != GRN_OK
+        || grn_array_init(&hmcf->locations, cf->pool, 16, sizeof(grn_http_loc_conf_t *))
+           != GRN_OK
         || grn_array_init(&hmcf->log_formats, cf->pool, 2, sizeof(grn_http_log_format_t))
            != GRN_OK
         || grn_array_init(&hmcf->log_buffers, cf->pool, 1, sizeof(grn_http_log_buffer_conf_t))
@@ -1279,13 +1281,22 @@ static grn_int_t
 grn_http_finish_locations(grn_conf_t *cf, grn_array_t *locations, grn_http_loc_conf_t *parent,
     grn_array_t *apps_seen)
 {
-    grn_uint_t             i, j;
-    grn_app_conf_t        *app, **seen;
-    grn_http_loc_conf_t  **loc;
+    grn_uint_t              i, j;
+    grn_app_conf_t         *app, **seen;
+    grn_http_loc_conf_t   **loc, **all;
+    grn_http_main_conf_t   *hmcf = cf->cycle->http;
 
     loc = locations->elts;
     for (i = 0; i < locations->nelts; i++) {
         grn_http_merge_loc(loc[i], parent);
+
+        /* Its number names it to an app worker when the router forwards (grn_http_forward.c). */
+        all = grn_array_push(&hmcf->locations);
+        if (all == NULL) {
+            return GRN_ERROR;
+        }
+        *all = loc[i];
+        loc[i]->number = hmcf->locations.nelts - 1;
 
         if (loc[i]->action == GRN_HTTP_ACTION_NONE && loc[i]->root.data) {
             loc[i]->action = GRN_HTTP_ACTION_STATIC;
@@ -1368,11 +1379,117 @@ grn_http_add_listening(grn_conf_t *cf, grn_cycle_t *cycle, grn_http_listen_t *ls
     return ls;
 }
 
+/*
+ * Every app that a shared listener leads to gets an internal socket that its workers accept
+ * besides their own listeners, and the router forwards to. It is an abstract unix socket
+ * (Linux): no file to go stale after a crash, no path length or directory permissions to get
+ * right for app workers that run as other users, gone when the last descriptor closes. Its
+ * name derives from the pid file and the app, so it is the same on reload and after a binary
+ * upgrade (taken over by address like any listener) and differs between two greenc instances.
+ * Abstract sockets have no permission bits: app workers check the peer's uid on accept
+ * (grn_http_forward.c), and trust what arrives on this socket only.
+ */
+static grn_int_t
+grn_http_add_internal_listening(grn_conf_t *cf, grn_cycle_t *cycle)
+{
+    int                     n;
+    grn_uint_t              a, i, j, k, nls;
+    grn_app_conf_t        **apps, **sapps;
+    grn_listening_t        *ls, *internal;
+    grn_http_addr_t        *addr, *iaddr;
+    grn_http_srv_conf_t   **srv, **psrv, *copy;
+
+    apps = cycle->apps.elts;
+    nls = cycle->listening.nelts;
+
+    for (a = 0; a < cycle->apps.nelts; a++) {
+        iaddr = NULL;
+
+        for (i = 0; i < nls; i++) {
+            ls = &((grn_listening_t *) cycle->listening.elts)[i];
+            if (!ls->shared) {
+                continue;
+            }
+            addr = ls->servers;
+            srv = addr->servers.elts;
+            for (j = 0; j < addr->servers.nelts; j++) {
+                sapps = srv[j]->apps->elts;
+                for (k = 0; k < srv[j]->apps->nelts && sapps[k] != apps[a]; k++) { /* void */ }
+                if (k == srv[j]->apps->nelts) {
+                    continue;
+                }
+                if (iaddr == NULL) {
+                    iaddr = grn_pcalloc(cf->pool, sizeof(grn_http_addr_t));
+                    copy = grn_palloc(cf->pool, sizeof(grn_http_srv_conf_t));
+                    if (iaddr == NULL || copy == NULL
+                        || grn_array_init(&iaddr->servers, cf->pool, 2,
+                                          sizeof(grn_http_srv_conf_t *)) != GRN_OK)
+                    {
+                        return GRN_ERROR;
+                    }
+                    /* Room for the forwarding line in front of a head the router took. */
+                    *copy = *srv[j];
+                    copy->large_client_header_buffers++;
+                    iaddr->default_server = copy;
+                }
+                psrv = iaddr->servers.elts;
+                for (k = 0; k < iaddr->servers.nelts && psrv[k] != srv[j]; k++) { /* void */ }
+                if (k == iaddr->servers.nelts) {
+                    psrv = grn_array_push(&iaddr->servers);
+                    if (psrv == NULL) {
+                        return GRN_ERROR;
+                    }
+                    *psrv = srv[j];
+                }
+            }
+        }
+
+        if (iaddr == NULL) {
+            continue;
+        }
+
+        internal = grn_array_push(&cycle->listening);
+        if (internal == NULL) {
+            return GRN_ERROR;
+        }
+        memset(internal, 0, sizeof(*internal));
+        internal->fd = -1;
+        internal->internal = 1;
+        internal->app = apps[a];
+        internal->servers = iaddr;
+        internal->backlog = 4096;
+        internal->u.sun.sun_family = AF_UNIX;
+        /* sun_path[0] stays NUL: the abstract namespace. */
+        n = snprintf(internal->u.sun.sun_path + 1, sizeof(internal->u.sun.sun_path) - 1,
+                     "greenc-%016llx/%.*s",
+                     (unsigned long long) grn_hash_name(cycle->core->pid.data,
+                                                        cycle->core->pid.len),
+                     (int) apps[a]->name.len, apps[a]->name.data);
+        if (n < 0 || (size_t) n >= sizeof(internal->u.sun.sun_path) - 1) {
+            n = snprintf(internal->u.sun.sun_path + 1, sizeof(internal->u.sun.sun_path) - 1,
+                         "greenc-%016llx/%016llx",
+                         (unsigned long long) grn_hash_name(cycle->core->pid.data,
+                                                            cycle->core->pid.len),
+                         (unsigned long long) grn_hash_name(apps[a]->name.data,
+                                                            apps[a]->name.len));
+        }
+        internal->socklen = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 1 + n);
+        internal->addr_text.len = sizeof("unix:@") - 1 + (size_t) n;
+        internal->addr_text.data = grn_pnalloc(cf->pool, internal->addr_text.len + 1);
+        if (internal->addr_text.data == NULL) {
+            return GRN_ERROR;
+        }
+        snprintf(internal->addr_text.data, internal->addr_text.len + 1, "unix:@%s",
+                 internal->u.sun.sun_path + 1);
+    }
+
+    return GRN_OK;
+}
+
 grn_int_t
 grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
 {
     grn_uint_t              i, j, k;
-    grn_array_t             apps;
     grn_listening_t        *ls;
     grn_app_conf_t        **app;
     grn_http_addr_t        *addr;
@@ -1426,11 +1543,13 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
             return GRN_ERROR;
         }
 
-        if (grn_array_init(&apps, cf->temp_pool, 4, sizeof(grn_app_conf_t *)) != GRN_OK) {
-            return GRN_ERROR;
-        }
-        if (grn_http_finish_locations(cf, &srv[i]->locations, srv[i]->loc, &apps) != GRN_OK
-            || grn_http_finish_locations(cf, &srv[i]->named, srv[i]->loc, &apps) != GRN_OK
+        srv[i]->number = i;
+        srv[i]->apps = grn_array_create(cf->pool, 2, sizeof(grn_app_conf_t *));
+        if (srv[i]->apps == NULL
+            || grn_http_finish_locations(cf, &srv[i]->locations, srv[i]->loc, srv[i]->apps)
+               != GRN_OK
+            || grn_http_finish_locations(cf, &srv[i]->named, srv[i]->loc, srv[i]->apps)
+               != GRN_OK
             || grn_http_static_finish(cf, srv[i]) != GRN_OK)
         {
             return GRN_ERROR;
@@ -1484,30 +1603,21 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
                 *psrv = srv[i];
             }
 
-            /* The listener's app: the single app every pass route on it leads to. */
-            app = apps.elts;
-            for (k = 0; k < apps.nelts; k++) {
+            /*
+             * The listener's app: the single app every pass route on it leads to. A second
+             * app makes it shared: the router group accepts it and forwards to each app.
+             */
+            app = srv[i]->apps->elts;
+            for (k = 0; k < srv[i]->apps->nelts && !ls->shared; k++) {
                 if (ls->app == NULL) {
                     ls->app = app[k];
-
                 } else if (ls->app != app[k]) {
-                    grn_app_conf_t  *first = ls->app;
-
-                    grn_log_error(GRN_LOG_EMERG, cf->log, 0,
-                                  "listen %.*s leads to apps \"%.*s\" and \"%.*s\": a listener "
-                                  "shared by several apps needs the router group, which this "
-                                  "version does not have yet; give each app its own listen "
-                                  "address in %.*s:%lu",
-                                  (int) ls->addr_text.len, ls->addr_text.data,
-                                  (int) first->name.len, first->name.data,
-                                  (int) app[k]->name.len, app[k]->name.data,
-                                  (int) srv[i]->file.len, srv[i]->file.data,
-                                  (unsigned long) srv[i]->line);
-                    return GRN_ERROR;
+                    ls->app = NULL;
+                    ls->shared = 1;
                 }
             }
         }
     }
 
-    return GRN_OK;
+    return grn_http_add_internal_listening(cf, cycle);
 }

@@ -142,6 +142,7 @@ struct grn_http_loc_conf_s {
 
     grn_str_t              file;          /* where the block starts */
     grn_uint_t             line;
+    grn_uint_t             number;        /* in grn_http_main_conf_t.locations */
 };
 
 struct grn_http_srv_conf_s {
@@ -164,10 +165,13 @@ struct grn_http_srv_conf_s {
 
     grn_str_t              file;
     grn_uint_t             line;
+    grn_uint_t             number;        /* in grn_http_main_conf_t.servers */
+    grn_array_t           *apps;          /* of grn_app_conf_t *: the apps its locations pass to */
 };
 
 typedef struct {
     grn_array_t            servers;       /* of grn_http_srv_conf_t * */
+    grn_array_t            locations;     /* of grn_http_loc_conf_t *, every one, nested too */
     grn_array_t            log_formats;   /* of grn_http_log_format_t */
     grn_array_t           *real_ip_from;  /* of grn_str_t CIDR, as written */
     grn_array_t            trusted;       /* of grn_http_cidr_t: real_ip_from compiled */

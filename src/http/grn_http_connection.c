@@ -11,6 +11,7 @@
 
 #include "grn_core.h"
 #include "grn_http.h"
+#include "grn_http_proxy.h"
 #include "grn_py.h"
 #include "grn_scoreboard.h"
 
@@ -164,6 +165,7 @@ grn_http_worker_done(grn_http_worker_t *w)
         grn_http_close(w->all[w->nall - 1]);
     }
     grn_http_log_worker_done(w);
+    grn_http_proxy_done(w);
     while ((hc = w->free_conns) != NULL) {
         w->free_conns = hc->next;
         free(hc);
@@ -251,6 +253,11 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
                           (int) l->listening->addr_text.len, l->listening->addr_text.data);
             return;
         }
+    }
+
+    if (l->listening->internal && grn_http_forward_peer_ok(fd, w) != GRN_OK) {
+        close(fd);
+        return;
     }
 
     hc = w->free_conns;
@@ -417,7 +424,10 @@ grn_http_reset_request(grn_http_conn_t *hc)
             close(hc->r->response.file_fd);
             hc->r->response.file = 0;
         }
-        if (hc->r->response.more) {
+        if (hc->r->upstream) {
+            /* The router's client went away before the app's answer was through. */
+            grn_http_proxy_abort(hc->r);
+        } else if (hc->r->response.more) {
             /* The client went away (or we gave up on it) in the middle of a stream. */
             grn_py_abort(hc->r);
         }
@@ -425,6 +435,7 @@ grn_http_reset_request(grn_http_conn_t *hc)
     }
     grn_http_body_free(hc);
     hc->r = NULL;
+    hc->fwd = NULL;
     hc->status = 0;
     hc->head_done = 0;
     hc->head_handled = 0;
@@ -498,10 +509,12 @@ grn_http_fail(grn_http_conn_t *hc, grn_uint_t status)
 static void
 grn_http_run_request(grn_http_conn_t *hc)
 {
-    grn_http_loc_conf_t  *loc;
-
     grn_http_body_set_request(hc);
     grn_http_handle_request(hc);
+
+    if (hc->state == GRN_HTTP_UPSTREAM) {
+        return;                         /* the router forwarded it; the app answers later */
+    }
 
     if (hc->body.streamed) {
         /*
@@ -515,6 +528,14 @@ grn_http_run_request(grn_http_conn_t *hc)
             hc->close = 1;
         }
     }
+    grn_http_conn_respond(hc);
+}
+
+/* r->response is ready: serialize its head and start writing. */
+void
+grn_http_conn_respond(grn_http_conn_t *hc)
+{
+    grn_http_loc_conf_t  *loc;
 
     if (grn_http_response_prepare(hc) != GRN_OK) {
         grn_http_close(hc);
@@ -530,6 +551,23 @@ grn_http_run_request(grn_http_conn_t *hc)
 static grn_int_t
 grn_http_parse(grn_http_conn_t *hc)
 {
+    /* On an app's internal socket each request comes after the router's forwarding line. */
+    if (hc->c.listening->internal && hc->fwd == NULL && hc->r == NULL) {
+        grn_int_t  rc = grn_http_forward_preamble(hc);
+
+        if (rc == GRN_AGAIN) {
+            return GRN_AGAIN;
+        }
+        if (rc != GRN_OK) {
+            grn_log_error(GRN_LOG_ERR, hc->worker->log, 0,
+                          "the router sent an invalid forwarding line on %.*s",
+                          (int) hc->c.listening->addr_text.len,
+                          hc->c.listening->addr_text.data);
+            grn_http_fail(hc, 400);
+            return GRN_OK;
+        }
+    }
+
     if (grn_http_execute(hc) != GRN_OK) {
         grn_http_fail(hc, hc->status);
         return GRN_OK;
@@ -721,7 +759,8 @@ grn_http_finalize(grn_http_conn_t *hc)
 {
     grn_http_srv_conf_t  *srv;
 
-    if (hc->r) {
+    /* A forwarded request is logged once, by the router that took it from the client. */
+    if (hc->r && !hc->c.listening->internal) {
         grn_http_log_request(hc->r, hc->worker->loop->now, hc->body_sent);
         hc->logged = 1;
     }
@@ -863,9 +902,17 @@ grn_http_next_chunk(grn_http_conn_t *hc)
     grn_http_loc_conf_t  *loc = r->loc ? r->loc : r->srv->loc;
 
     r->response.body_len = 0;
-    grn_sb_busy(grn_log_tid, hc->worker->loop->now);
-    rc = grn_py_next(r);
-    grn_sb_idle(grn_log_tid);
+    if (r->upstream) {
+        /* Forwarded: the app's next bytes, read only now that the client took the last. */
+        rc = grn_http_proxy_next(hc);
+        if (rc == GRN_AGAIN) {
+            return GRN_AGAIN;
+        }
+    } else {
+        grn_sb_busy(grn_log_tid, hc->worker->loop->now);
+        rc = grn_py_next(r);
+        grn_sb_idle(grn_log_tid);
+    }
     if (rc == GRN_ERROR) {
         /* The headers are out: all that is left to say is that the body is incomplete. */
         grn_http_close(hc);
@@ -930,6 +977,10 @@ grn_http_conn_run(grn_http_conn_t *hc)
                 return;
             }
             continue;
+
+        case GRN_HTTP_UPSTREAM:
+            /* Pipelined bytes wait in the socket; the app connection's events resume us. */
+            return;
 
         case GRN_HTTP_LINGERING:
             for ( ;; ) {
@@ -1003,7 +1054,7 @@ grn_http_close(grn_http_conn_t *hc)
      * its status and the bytes that did go out. The body count is of bytes queued; the bytes
      * written are the better bound for it.
      */
-    if (hc->state == GRN_HTTP_WRITING && hc->r && !hc->logged) {
+    if (hc->state == GRN_HTTP_WRITING && hc->r && !hc->logged && !hc->c.listening->internal) {
         grn_http_log_request(hc->r, w->loop->now, grn_min(hc->body_sent, hc->bytes_sent));
     }
 
@@ -1039,4 +1090,16 @@ grn_http_close(grn_http_conn_t *hc)
     if (!w->draining && !w->paused && w->connections + 1 == w->max_connections) {
         grn_http_listeners_enable(w, 1);
     }
+}
+
+void
+grn_http_conn_resume(grn_http_conn_t *hc)
+{
+    grn_http_conn_run(hc);
+}
+
+void
+grn_http_conn_abort(grn_http_conn_t *hc)
+{
+    grn_http_close(hc);
 }

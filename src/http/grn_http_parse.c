@@ -26,6 +26,7 @@
 
 #include "grn_core.h"
 #include "grn_http.h"
+#include "grn_http_proxy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -498,15 +499,28 @@ grn_http_on_headers_complete(llhttp_t *p)
         r->server_name.len = hc->host_name_len;
     }
 
+    /* What the app sees as the protocol the client spoke. */
+    r->protocol.data = (char *) (r->http_version == 1000 ? "HTTP/1.0" : "HTTP/1.1");
+    r->protocol.len = 8;
+
+    if (ls->internal) {
+        /* Forwarded by the router, which routed it already (grn_http_forward.c). */
+        const char  *reason;
+        grn_uint_t   status = grn_http_forward_route(hc, &reason);
+
+        if (status) {
+            return grn_http_refuse(hc, status, reason);
+        }
+        return grn_http_check_body_size(hc, r->content_length);
+    }
+
     name = r->server_name;
     srv = grn_http_find_server(ls->servers, &name);
     r->srv = srv;
     r->loc = grn_http_asterisk(r) ? grn_http_find_location(srv, &grn_http_root)
                                   : grn_http_find_location(srv, &r->path);
 
-    /* What the app sees as SERVER_NAME and SERVER_PORT, and the protocol it spoke. */
-    r->protocol.data = (char *) (r->http_version == 1000 ? "HTTP/1.0" : "HTTP/1.1");
-    r->protocol.len = 8;
+    /* What the app sees as SERVER_NAME and SERVER_PORT. */
     r->server_port = grn_listening_port(ls);
     if (r->server_name.len == 0) {
         if (srv->names.nelts) {

@@ -75,6 +75,7 @@ struct grn_http_request_s {
     grn_http_loc_conf_t   *loc;
 
     grn_http_response_t    response;
+    void                  *upstream;        /* router: the app connection answering it */
     grn_msec_t             start_msec;      /* the loop's clock when the request began */
     grn_str_t              request_id;      /* len 0 until grn_http_request_id() is called */
 

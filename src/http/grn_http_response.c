@@ -9,6 +9,7 @@
 
 #include "grn_core.h"
 #include "grn_http.h"
+#include "grn_http_proxy.h"
 #include "grn_py.h"
 
 typedef struct {
@@ -68,6 +69,18 @@ static const grn_http_status_t  grn_http_statuses[] = {
 static __thread time_t  grn_http_cached_sec = -1;
 static __thread char    grn_http_date[64];
 static __thread size_t  grn_http_date_len;
+
+/* The rest of a streamed body will not be sent: stop whoever produces it. */
+static void
+grn_http_stream_abort(grn_http_request_t *r)
+{
+    if (r->upstream) {
+        grn_http_proxy_abort(r);
+    } else {
+        grn_py_abort(r);
+    }
+    r->response.more = 0;
+}
 
 const char *
 grn_http_status_line(grn_uint_t status)
@@ -274,7 +287,7 @@ grn_http_response_body_iov(grn_http_conn_t *hc, int n)
             len = (size_t) (resp->content_length - resp->sent);
             hc->close = 1;
             if (resp->more) {
-                grn_py_abort(r);
+                grn_http_stream_abort(r);
             }
         }
         if (!resp->more && !resp->file && resp->sent + (off_t) len < resp->content_length) {
@@ -348,7 +361,7 @@ grn_http_response_prepare(grn_http_conn_t *hc)
             close(resp->file_fd);
             resp->file = 0;
         }
-        grn_py_abort(r);
+        grn_http_stream_abort(r);
 
     } else if (resp->more && resp->content_length < 0) {
         /* The length is unknown: chunked for HTTP/1.1, the connection's end for HTTP/1.0. */

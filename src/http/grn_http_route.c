@@ -11,6 +11,7 @@
 
 #include "grn_core.h"
 #include "grn_http.h"
+#include "grn_http_proxy.h"
 #include "grn_py.h"
 #include "grn_scoreboard.h"
 
@@ -262,6 +263,14 @@ grn_http_handle_request(grn_http_conn_t *hc)
         switch (action) {
 
         case GRN_HTTP_ACTION_PASS:
+            if (hc->worker->group->app == NULL) {
+                /* The router: the app's workers answer over its internal socket. */
+                rc = grn_http_proxy_start(hc);
+                if (rc == GRN_AGAIN) {
+                    return;
+                }
+                break;
+            }
             if (loc->app != hc->worker->group->app) {
                 grn_http_conn_log(GRN_LOG_ERR, hc, 0,
                                   "location \"%.*s\" passes to app \"%.*s\", which this "
