@@ -58,4 +58,32 @@ grn_int_t grn_py_check(grn_cycle_t *cycle, grn_app_conf_t *app);
 /* The version of the linked libpython ("3.11.2"), without initializing it. */
 const char *grn_py_version(void);
 
+/*
+ * The Python half of greenc is a shared object, greenc_python.so, that only app workers (and
+ * `greenc -t`, -V) load with dlopen(): the master and the router never map libpython. The
+ * functions above are what the core calls; in the binary they forward to the module's table
+ * (src/core/grn_py_loader.c), in the module they are the implementations, kept private by
+ * -fvisibility=hidden so that the table is the module's only exported symbol. The signature
+ * and struct sizes guard against a module from another build.
+ */
+#define GRN_PY_MODULE_NAME      "greenc_python.so"
+#define GRN_PY_MODULE_SYMBOL    "grn_py_module"
+
+typedef struct {
+    const char    *version;             /* GREENC_VERSION of the build */
+    size_t         sizes[5];            /* of the structs both halves share */
+    grn_int_t    (*init)(grn_cycle_t *cycle, grn_app_conf_t *app);
+    grn_int_t    (*call)(grn_http_request_t *r);
+    grn_int_t    (*next)(grn_http_request_t *r);
+    void         (*abort)(grn_http_request_t *r);
+    void         (*done)(void);
+    void         (*thread_done)(void);
+    grn_int_t    (*check)(grn_cycle_t *cycle, grn_app_conf_t *app);
+    const char  *(*version_string)(void);
+} grn_py_module_t;
+
+#define GRN_PY_MODULE_SIZES                                                                \
+    { sizeof(grn_cycle_t), sizeof(grn_app_conf_t), sizeof(grn_http_request_t),             \
+      sizeof(grn_http_response_t), sizeof(grn_http_connection_t) }
+
 #endif /* GRN_PY_H */
