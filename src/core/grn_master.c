@@ -342,6 +342,10 @@ grn_master_read_channels(struct pollfd *fds, grn_uint_t *slots, grn_uint_t n,
                 p->group->ready++;
                 p->group->boot_failures = 0;
                 p->group->next_spawn = 0;
+                if (p->group->app) {
+                    grn_sb_set_app_down(grn_hash_name(p->group->name.data,
+                                                      p->group->name.len), 0);
+                }
                 grn_log_error(GRN_LOG_INFO, cycle->log, 0,
                               "worker process %d of %s \"%.*s\" is ready", (int) p->pid,
                               p->group->app ? "app" : "group", (int) p->group->name.len,
@@ -403,6 +407,8 @@ grn_master_reap(grn_cycle_t *cycle, grn_msec_t now)
 
         } else if (WEXITSTATUS(status) == GRN_EXIT_BOOT_FAILED && !p->ready) {
             g->boot_failures++;
+            /* The router answers 502 for it now rather than queue requests nobody takes. */
+            grn_sb_set_app_down(grn_hash_name(g->name.data, g->name.len), 1);
             delay = (grn_msec_t) 1000 << grn_min(g->boot_failures - 1, 5);
             delay = grn_min(delay, GRN_BACKOFF_MAX);
             g->next_spawn = now + delay;

@@ -41,6 +41,15 @@ void grn_sb_set_accepting(uint64_t app_key);
 /* Whether some worker of the app takes requests. */
 grn_flag_t grn_sb_app_accepting(uint64_t app_key);
 
+/*
+ * The master marks an app down when its workers fail to boot, and up again when one is
+ * ready. An app with no accepting worker that is not down is booting (first start, respawn):
+ * the router then queues on its socket as a direct listener would, instead of answering 502.
+ */
+#define GRN_SB_APPS  256
+void grn_sb_set_app_down(uint64_t app_key, grn_flag_t down);
+grn_flag_t grn_sb_app_down(uint64_t app_key);
+
 /* Maps the shared memory: MAP_SHARED | MAP_ANONYMOUS, inherited by every fork. */
 grn_int_t grn_scoreboard_init(grn_uint_t nslots, grn_log_t *log);
 

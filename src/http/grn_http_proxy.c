@@ -183,13 +183,13 @@ grn_http_upstream_connect(grn_http_worker_t *w, grn_http_proxy_t *proxy, grn_htt
     grn_http_upstream_t  *u;
 
     /*
-     * The master holds the socket open even when no worker of the app runs (it cannot boot,
-     * or all were killed): a connection would be queued unanswered. Ask the scoreboard first.
+     * The master holds the socket open even when no worker of the app runs: while the app
+     * boots, a connection waits in the accept queue as on a direct listener; when it fails to
+     * boot, nobody would take it. Ask the scoreboard first.
      */
-    if (!grn_sb_app_accepting(peer->key)) {
-        grn_log_error(GRN_LOG_ERR, w->log, 0, "app \"%.*s\" has no worker that accepts "
-                      "requests (failing to boot, or all stopped); answering 502",
-                      (int) peer->app->name.len, peer->app->name.data);
+    if (!grn_sb_app_accepting(peer->key) && grn_sb_app_down(peer->key)) {
+        grn_log_error(GRN_LOG_ERR, w->log, 0, "app \"%.*s\" is down (its workers fail to "
+                      "boot); answering 502", (int) peer->app->name.len, peer->app->name.data);
         return NULL;
     }
 

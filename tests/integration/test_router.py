@@ -74,7 +74,7 @@ def make_router(path, **pieces):
 
 def wait_apps(g, names=("blog", "api")):
     """Both apps answer through the router (their workers import after it is up; until
-    then the router answers 502)."""
+    then requests wait in the app's accept queue)."""
     def ready():
         seen = set()
         for host in ("blog.test", "api.test"):
@@ -403,7 +403,7 @@ def test_app_that_cannot_boot_gets_502_and_an_error_line(greenc_factory, tmp_pat
         g.wait_log("failed to boot")
         r = g.get("/broken/x", headers={"Host": "blog.test"})
         assert r.status == 502
-        g.wait_log('app "broken" has no worker that accepts requests', timeout=5)
+        g.wait_log('app "broken" is down (its workers fail to boot); answering 502', timeout=5)
         assert re.search(r'\[error\].*app "broken"', g.log_text())
         assert whoami(g)["app"] == "blog"          # the others are unaffected
 
