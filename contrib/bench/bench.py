@@ -58,6 +58,10 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 WSGI_SERVERS = ["greenc", "gunicorn-sync", "gunicorn-gthread", "uwsgi"]
 ALL_SERVERS = WSGI_SERVERS + ["nginx"]      # nginx only runs the workloads that name it
 NGINX = "/usr/sbin/nginx"
+# Not in a default run: greenc with the same app behind its router group (a listener shared
+# by two apps), to measure the router's hop against the direct listener.
+EXTRA_SERVERS = ["greenc-router"]
+KNOWN_SERVERS = ALL_SERVERS + EXTRA_SERVERS
 
 FILE_SIZE = 1 << 20            # file1m: the file served through wsgi.file_wrapper
 STATIC_SIZE = 10 * 1024        # static10k: the file the server sends itself
@@ -297,8 +301,10 @@ def build_greenc(tmp):
 
 # ---------------------------------------------------------------- servers ---
 
-def greenc_conf(workload, bind, tmp):
-    """The whole greenc configuration for a workload (one app, one server)."""
+def greenc_conf(workload, bind, tmp, router=False):
+    """The whole greenc configuration for a workload (one app, one server). With router, a
+    second app shares the listener (location /other/), so the router group accepts it and
+    forwards every request to the bench app's workers."""
     wl = WORKLOADS[workload]
     main = ['daemon off;',
             'pid "%s/greenc.pid";' % tmp,
@@ -324,8 +330,16 @@ def greenc_conf(workload, bind, tmp):
         main.append('worker_connections 20000;')
         app.append('limit_nofile %d;' % greenc_nofile())
         http.append('keepalive_timeout 600s;')   # the idle connections must survive the run
-    return ('%s\napp bench { %s }\nhttp { %s server { listen %s; location / { pass bench; } } }\n'
-            % ("\n".join(main), " ".join(app), " ".join(http), bind))
+    if router:
+        main.append('router_workers %d;' % wl.get("workers", 2))
+        other = ('app other { wsgi %s; python_path "%s"; workers 1; }\n'
+                 % (wl["app"], APPS_DIR))
+        routes = 'location /other/ { pass other; } location / { pass bench; }'
+    else:
+        other = ''
+        routes = 'location / { pass bench; }'
+    return ('%s\napp bench { %s }\n%shttp { %s server { listen %s; %s } }\n'
+            % ("\n".join(main), " ".join(app), other, " ".join(http), bind, routes))
 
 
 GREENC_ACCESS_LOG = None   # --greenc-access-log: what follows the path in access_log
@@ -380,10 +394,10 @@ def server_command(name, port, tmp, workload="keepalive"):
     """(argv, stop_signal) for a server, or raise LookupError(reason)."""
     bind = "127.0.0.1:%d" % port
     wl = WORKLOADS[workload]
-    if name == "greenc":
+    if name in ("greenc", "greenc-router"):
         conf = os.path.join(tmp, "greenc.conf")
         with open(conf, "w") as f:
-            f.write(greenc_conf(workload, bind, tmp))
+            f.write(greenc_conf(workload, bind, tmp, router=name == "greenc-router"))
         return [GREENC, "-c", conf], signal.SIGTERM
     if name == "nginx":
         if not os.access(NGINX, os.X_OK):
@@ -514,7 +528,7 @@ class Server:
 
     def log_tail(self):
         out = "  %s output (%s):\n%s" % (self.name, self.logpath, tail(self.logpath))
-        if self.name == "greenc":
+        if self.name.startswith("greenc"):
             out += "\n  greenc error_log:\n" + tail(os.path.join(self.tmp, "error.log"))
         if self.name == "nginx":
             out += "\n  nginx error_log:\n" + tail(os.path.join(self.tmp, "nginx-error.log"))
@@ -983,7 +997,8 @@ def parse_args():
                          "(default %d)" % WARMUP_S)
     ap.add_argument("--runs", type=int, help="interleaved runs, median reported (default 3)")
     ap.add_argument("--servers", default=",".join(ALL_SERVERS),
-                    help="comma list from %s" % ",".join(ALL_SERVERS))
+                    help="comma list from %s (default: %s)"
+                    % (",".join(KNOWN_SERVERS), ",".join(ALL_SERVERS)))
     ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
                     help="comma list from %s" % ",".join(ALL_WORKLOADS))
     ap.add_argument("--no-build", action="store_true", help="do not build greenc")
@@ -1001,8 +1016,8 @@ def parse_args():
     a.servers = [s.strip() for s in a.servers.split(",") if s.strip()]
     a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
     for s in a.servers:
-        if s not in ALL_SERVERS:
-            ap.error("unknown server %r (choose from %s)" % (s, ", ".join(ALL_SERVERS)))
+        if s not in KNOWN_SERVERS:
+            ap.error("unknown server %r (choose from %s)" % (s, ", ".join(KNOWN_SERVERS)))
     for w in a.workloads:
         if w not in ALL_WORKLOADS:
             ap.error("unknown workload %r (choose from %s)" % (w, ", ".join(ALL_WORKLOADS)))
@@ -1038,7 +1053,7 @@ def main():
     try:
         servers = []
         for s in args.servers:
-            if s == "greenc":
+            if s.startswith("greenc"):
                 ok = build_greenc(tmp) if not args.no_build else os.path.exists(GREENC)
                 if not ok:
                     if args.no_build:
@@ -1064,7 +1079,10 @@ def main():
             f.write(os.urandom(STATIC_SIZE))
         write_lua_scripts(tmp)
 
-        plan = [(w, [s for s in servers if s in WORKLOADS[w].get("servers", WSGI_SERVERS)])
+        plan = [(w, [s for s in servers
+                     if s in WORKLOADS[w].get("servers", WSGI_SERVERS)
+                     or (s == "greenc-router"
+                         and "greenc" in WORKLOADS[w].get("servers", WSGI_SERVERS))])
                 for w in args.workloads]
         log()
         log("machine:")
