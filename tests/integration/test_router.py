@@ -43,6 +43,8 @@ app api  {{ wsgi router_app:application; python_path {apps}; env APP_ID=api; wor
 {extra_apps}
 http {{
     access_log {g.dir}/access.log;
+    client_max_body_size 4m;
+    client_body_buffer_size 64k;      # the 1 MB upload crosses the router in a temp file
     server {{
         listen 127.0.0.1:{g.port} default_server;
         server_name blog.test;
@@ -243,6 +245,24 @@ def test_one_megabyte_upload_through_the_router(routed):
     assert r.status == 200 and r.headers["X-App"] == "api"
     assert r.headers["X-Body-Sha256"] == hashlib.sha256(body).hexdigest()
     assert r.body == body
+
+
+def test_upload_held_in_memory_through_the_router(routed):
+    body = os.urandom(40000)
+    r = http_request(routed.port, "POST", "/echo", body=body,
+                     headers={"Host": "api.test", "Content-Type": "application/octet-stream"})
+    assert r.status == 200 and r.headers["X-App"] == "api" and r.body == body
+
+
+def test_expect_100_continue_is_answered_by_the_router(routed):
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: blog.test\r\nContent-Length: 5\r\n"
+                  b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+        interim = recv_until_close(s, until=lambda d: d.endswith(b"\r\n\r\n"))
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"hello")
+        (resp,) = parse_responses(recv_until_close(s))
+    assert resp.status == 200 and resp.body == b"hello" and resp.headers["X-App"] == "api"
 
 
 def test_chunked_upload_reaches_the_app_with_its_length(routed):
