@@ -13,6 +13,7 @@
 #include "grn_process.h"
 #include "grn_event.h"
 #include "grn_scoreboard.h"
+#include "grn_py.h"
 
 #include <poll.h>
 #include <sys/wait.h>
@@ -123,6 +124,9 @@ grn_master_process(grn_cycle_t *cycle)
     {
         return 1;
     }
+
+    /* Once, so app workers share one copy of the Python module (a failure: they retry). */
+    (void) grn_py_image_prepare(cycle->log);
 
     grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "%s started, generation %lu",
                   GREENC_VER, (unsigned long) cycle->generation);

@@ -3,10 +3,11 @@
  * that run Python, and the core's side of the grn_py.h API, which forwards to it.
  *
  * The binary is not linked with libpython: the master and the router workers never map it
- * (smaller, and no interpreter's code where none runs). An app worker loads the module at
- * grn_py_init(), after it dropped privileges; `greenc -t` loads it in the child that checks an
- * app, and -V to print the version. The module is looked for next to the binary (the build
- * tree, a self-contained install), then in <prefix>/modules.
+ * (smaller, and no interpreter's code where none runs). The module travels inside the binary
+ * (grn_py_image.c); the master copies it once into a sealed memfd that every worker inherits,
+ * and an app worker dlopen()s that at grn_py_init(), after it dropped privileges. A binary
+ * therefore always loads its own build of the module, whether it was copied, renamed, or
+ * replaced on disk by an upgrade while it runs. `greenc -t` and -V make their own memfd.
  *
  * RTLD_GLOBAL: Python's extension modules (_json, _ssl, ...) are not linked with libpython
  * and find its symbols in the global scope.
@@ -17,15 +18,54 @@
 #include "grn_py.h"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
+
+extern const char  grn_py_image[];
+extern const char  grn_py_image_end[];
 
 static const grn_py_module_t  *grn_py_mod;
+static int                      grn_py_memfd = -1;
+
+grn_int_t
+grn_py_image_prepare(grn_log_t *log)
+{
+    int          fd;
+    size_t       size, done;
+    ssize_t      n;
+
+    if (grn_py_memfd != -1) {
+        return GRN_OK;
+    }
+
+    /* CLOEXEC: forked workers keep it; a new binary (upgrade) brings its own. */
+    fd = memfd_create(GRN_PY_MODULE_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd == -1) {
+        grn_log_error(GRN_LOG_EMERG, log, errno, "memfd_create() for the Python module failed");
+        return GRN_ERROR;
+    }
+    size = (size_t) (grn_py_image_end - grn_py_image);
+    for (done = 0; done < size; done += (size_t) n) {
+        n = write(fd, grn_py_image + done, size - done);
+        if (n <= 0) {
+            if (n == -1 && errno == EINTR) {
+                n = 0;
+                continue;
+            }
+            grn_log_error(GRN_LOG_EMERG, log, errno, "write() of the Python module failed");
+            close(fd);
+            return GRN_ERROR;
+        }
+    }
+    (void) fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    grn_py_memfd = fd;
+    return GRN_OK;
+}
 
 static grn_int_t
 grn_py_load(grn_log_t *log)
 {
-    char                     path[PATH_MAX], *slash;
+    char                     path[64];
     void                    *handle;
-    ssize_t                  n;
     grn_uint_t               i;
     const size_t             sizes[] = GRN_PY_MODULE_SIZES;
     const grn_py_module_t   *mod;
@@ -33,26 +73,19 @@ grn_py_load(grn_log_t *log)
     if (grn_py_mod) {
         return GRN_OK;
     }
-
-    n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(GRN_PY_MODULE_NAME) - 1);
-    slash = n > 0 ? memrchr(path, '/', (size_t) n) : NULL;
-    if (slash) {
-        memcpy(slash + 1, GRN_PY_MODULE_NAME, sizeof(GRN_PY_MODULE_NAME));
+    if (grn_py_image_prepare(log) != GRN_OK) {
+        return GRN_ERROR;
     }
-    if (slash == NULL || access(path, R_OK) != 0) {
-        snprintf(path, sizeof(path), "%s/modules/" GRN_PY_MODULE_NAME, GRN_PREFIX);
-    }
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", grn_py_memfd);
 
     handle = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
     if (handle == NULL) {
-        grn_log_error(GRN_LOG_EMERG, log, 0, "cannot load the Python module: %s "
-                      "(it is built and installed with the greenc binary)", dlerror());
+        grn_log_error(GRN_LOG_EMERG, log, 0, "cannot load the Python module: %s", dlerror());
         return GRN_ERROR;
     }
     mod = dlsym(handle, GRN_PY_MODULE_SYMBOL);
     if (mod == NULL) {
-        grn_log_error(GRN_LOG_EMERG, log, 0, "\"%s\" is not greenc's Python module: %s",
-                      path, dlerror());
+        grn_log_error(GRN_LOG_EMERG, log, 0, "the Python module has no table: %s", dlerror());
         dlclose(handle);
         return GRN_ERROR;
     }
@@ -62,9 +95,9 @@ grn_py_load(grn_log_t *log)
         }
     }
     if (strcmp(mod->version, GREENC_VERSION) != 0 || i < grn_nelems(sizes)) {
-        grn_log_error(GRN_LOG_EMERG, log, 0, "\"%s\" comes from another build of greenc "
-                      "(version %s, this binary is %s); install the module built with this "
-                      "binary", path, mod->version, GREENC_VERSION);
+        /* Cannot happen with the image built in; a guard for a mixed-up build tree. */
+        grn_log_error(GRN_LOG_EMERG, log, 0, "the Python module comes from another build of "
+                      "greenc (version %s, this binary is %s)", mod->version, GREENC_VERSION);
         dlclose(handle);
         return GRN_ERROR;
     }

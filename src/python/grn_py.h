@@ -59,15 +59,18 @@ grn_int_t grn_py_check(grn_cycle_t *cycle, grn_app_conf_t *app);
 const char *grn_py_version(void);
 
 /*
- * The Python half of greenc is a shared object, greenc_python.so, that only app workers (and
- * `greenc -t`, -V) load with dlopen(): the master and the router never map libpython. The
- * functions above are what the core calls; in the binary they forward to the module's table
- * (src/core/grn_py_loader.c), in the module they are the implementations, kept private by
- * -fvisibility=hidden so that the table is the module's only exported symbol. The signature
- * and struct sizes guard against a module from another build.
+ * The Python half of greenc is a shared object, greenc_python.so, carried inside the binary
+ * and dlopen()ed from a memfd by app workers only (and by `greenc -t`, -V): the master and the
+ * router never map libpython. The functions above are what the core calls; in the binary they
+ * forward to the module's table (src/core/grn_py_loader.c), in the module they are the
+ * implementations, kept private by -fvisibility=hidden so that the table is the module's only
+ * exported symbol.
  */
 #define GRN_PY_MODULE_NAME      "greenc_python.so"
 #define GRN_PY_MODULE_SYMBOL    "grn_py_module"
+
+/* In the master before it forks: the module's memfd, which workers inherit. */
+grn_int_t grn_py_image_prepare(grn_log_t *log);
 
 typedef struct {
     const char    *version;             /* GREENC_VERSION of the build */
