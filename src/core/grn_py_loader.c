@@ -102,6 +102,10 @@ grn_py_load(grn_log_t *log)
         return GRN_ERROR;
     }
     grn_py_mod = mod;
+
+    /* The mapping stays; the descriptor is not the app's business. */
+    close(grn_py_memfd);
+    grn_py_memfd = -1;
     return GRN_OK;
 }
 
