@@ -33,19 +33,21 @@ typedef struct {
     unsigned     version:1;
     unsigned     build_info:1;
     unsigned     help:1;
+    unsigned     directives:1;
 } grn_options_t;
 
 static void
 grn_usage(void)
 {
     fprintf(stderr,
-        "Usage: greenc [-?hvVtT] [-s signal] [-p prefix] [-c filename] [-g directives]\n\n"
+        "Usage: greenc [-?hvVtTL] [-s signal] [-p prefix] [-c filename] [-g directives]\n\n"
         "Options:\n"
         "  -h, -?        : this help\n"
         "  -v            : show version and exit\n"
         "  -V            : show version, build options and library versions, and exit\n"
         "  -t            : test configuration (and that each app's module exists) and exit\n"
         "  -T            : test configuration, dump it and exit\n"
+        "  -L            : list every directive with the blocks it may stand in, and exit\n"
         "  -s signal     : send signal to the master process: stop, quit, reopen, reload\n"
         "  -p prefix     : set prefix path (default: the parent of the config file's "
         "directory,\n"
@@ -88,6 +90,9 @@ grn_get_options(int argc, char **argv, grn_options_t *o)
             case 'T':
                 o->test = 1;
                 o->dump = 1;
+                break;
+            case 'L':
+                o->directives = 1;
                 break;
 
             case 'c':
@@ -405,7 +410,10 @@ main(int argc, char **argv)
     if (o.help) {
         grn_usage();
     }
-    if (o.version || o.help) {
+    if (o.directives) {
+        grn_cycle_list_directives(stdout);
+    }
+    if (o.version || o.help || o.directives) {
         return 0;
     }
 

@@ -25,6 +25,37 @@ static const grn_command_t *const grn_cycle_commands[] = {
 
 static grn_int_t grn_cycle_make_groups(grn_cycle_t *cycle, grn_log_t *log);
 
+/*
+ * "name<TAB>block block ..." for every directive, in table order: what `greenc -L` prints, so
+ * that the man page test and editor syntax files follow the tables instead of a copied list.
+ * A name valid in several tables (env, user) appears once per table.
+ */
+void
+grn_cycle_list_directives(FILE *out)
+{
+    grn_uint_t                    i, j;
+    const grn_command_t          *cmd;
+    static const struct {
+        grn_uint_t   mask;
+        const char  *name;
+    }                             blocks[] = {
+        { GRN_MAIN_CONF, "main" }, { GRN_APP_CONF, "app" }, { GRN_HTTP_CONF, "http" },
+        { GRN_SRV_CONF, "server" }, { GRN_LOC_CONF, "location" },
+    };
+
+    for (i = 0; grn_cycle_commands[i]; i++) {
+        for (cmd = grn_cycle_commands[i]; cmd->name.len; cmd++) {
+            fprintf(out, "%.*s\t", (int) cmd->name.len, cmd->name.data);
+            for (j = 0; j < grn_nelems(blocks); j++) {
+                if (cmd->type & blocks[j].mask) {
+                    fprintf(out, " %s", blocks[j].name);
+                }
+            }
+            fputc('\n', out);
+        }
+    }
+}
+
 static grn_int_t
 grn_cycle_copy_str(grn_pool_t *pool, grn_str_t *dst, const grn_str_t *src)
 {

@@ -146,6 +146,9 @@ void grn_cycle_reopen_files(grn_cycle_t *cycle);
 /* Adds a file to reopen on USR1 (logs); the same path is opened once. */
 grn_open_file_t *grn_cycle_add_open_file(grn_cycle_t *cycle, const grn_str_t *name);
 
+/* Prints every directive and the blocks it may stand in (greenc -L). */
+void grn_cycle_list_directives(FILE *out);
+
 /* Finds an app by name; NULL when none. */
 grn_app_conf_t *grn_cycle_find_app(grn_cycle_t *cycle, const grn_str_t *name);
 
