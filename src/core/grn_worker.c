@@ -112,12 +112,22 @@ grn_worker_drop_privileges(grn_cycle_t *cycle, grn_str_t *user, grn_str_t *group
  * (from a signalfd in its loop) and tells the other threads through their eventfd.
  */
 typedef struct {
+    int                 fd;
+    grn_listening_t    *listening;
+} grn_worker_handoff_t;
+
+typedef struct {
     grn_event_t         wake;        /* first: eventfd for "look at the flags" and the baton */
     pthread_t           thread;
     grn_uint_t          index;
     grn_group_t        *group;
     grn_event_loop_t    loop;
     grn_http_worker_t   http;
+
+    /* Connections other threads accepted for this one (see grn_worker_dispatch()). */
+    pthread_mutex_t         handoff_lock;
+    grn_worker_handoff_t    handoff[64];
+    grn_uint_t              nhandoff;
 } grn_worker_thread_t;
 
 static volatile sig_atomic_t  grn_worker_stop_threads;   /* 1: drain, 2: exit now */
@@ -145,6 +155,74 @@ grn_worker_pass_baton(grn_http_worker_t *w)
     grn_worker_thread_t  *self = w->data;
 
     grn_worker_thread_wake(&grn_worker_threads[(self->index + 1) % grn_worker_nthreads]);
+}
+
+/*
+ * A connection is served start to end by the thread that opened it, and a thread in Python
+ * serves nobody else meanwhile. The wakeups of connections that arrive together tend to land
+ * on one thread (EPOLLEXCLUSIVE wakes the first waiter), which then held them all and served
+ * their requests one after another while its siblings sat idle: four 1 s requests took 3 s
+ * on 4 threads. So the accepting thread hands a new connection to the thread with the fewest
+ * open connections when that is not itself; the target adopts it from its handoff queue when
+ * its eventfd wakes it.
+ */
+static grn_int_t
+grn_worker_dispatch(grn_http_worker_t *w, int fd, grn_listening_t *ls)
+{
+    grn_uint_t            i, n, least;
+    grn_worker_thread_t  *self = w->data, *t, *best = self;
+
+    if (grn_worker_stop_threads) {
+        return GRN_DECLINED;
+    }
+
+    least = w->connections;
+    for (i = 0; i < grn_worker_nthreads && least > 0; i++) {
+        t = &grn_worker_threads[i];
+        n = __atomic_load_n(&t->http.connections, __ATOMIC_RELAXED);
+        if (t != self && n < least) {
+            best = t;
+            least = n;
+        }
+    }
+    if (best == self) {
+        return GRN_DECLINED;
+    }
+
+    pthread_mutex_lock(&best->handoff_lock);
+    if (best->nhandoff == grn_nelems(best->handoff)) {
+        pthread_mutex_unlock(&best->handoff_lock);
+        return GRN_DECLINED;
+    }
+    best->handoff[best->nhandoff].fd = fd;
+    best->handoff[best->nhandoff].listening = ls;
+    best->nhandoff++;
+    pthread_mutex_unlock(&best->handoff_lock);
+
+    grn_worker_thread_wake(best);
+    return GRN_OK;
+}
+
+/* Takes the connections handed over to this thread; on exit (`adopt` 0) closes them. */
+static void
+grn_worker_take_handoffs(grn_worker_thread_t *t, grn_flag_t adopt)
+{
+    grn_uint_t            i, n;
+    grn_worker_handoff_t  taken[grn_nelems(t->handoff)];
+
+    pthread_mutex_lock(&t->handoff_lock);
+    n = t->nhandoff;
+    memcpy(taken, t->handoff, n * sizeof(grn_worker_handoff_t));
+    t->nhandoff = 0;
+    pthread_mutex_unlock(&t->handoff_lock);
+
+    for (i = 0; i < n; i++) {
+        if (adopt) {
+            grn_http_worker_adopt(&t->http, taken[i].fd, taken[i].listening);
+        } else {
+            close(taken[i].fd);
+        }
+    }
 }
 
 /* max_requests: the requests this process may serve (all threads), 0 for no limit. */
@@ -182,6 +260,7 @@ grn_worker_wake_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
     grn_worker_thread_t  *t = (grn_worker_thread_t *) ev;    /* `wake` is its first member */
 
     (void) read(ev->fd, &n, sizeof(n));
+    grn_worker_take_handoffs(t, 1);
     if (!t->http.draining) {
         grn_http_worker_accept(&t->http);
     }
@@ -200,6 +279,7 @@ grn_worker_thread_init(grn_worker_thread_t *t, grn_uint_t index, grn_cycle_t *cy
     memset(t, 0, sizeof(*t));
     t->index = index;
     t->group = group;
+    pthread_mutex_init(&t->handoff_lock, NULL);
 
     if (grn_event_loop_init(&t->loop, 512, cycle->log) != GRN_OK) {
         return GRN_ERROR;
@@ -223,6 +303,7 @@ grn_worker_thread_init(grn_worker_thread_t *t, grn_uint_t index, grn_cycle_t *cy
     t->http.data = t;
     if (grn_worker_nthreads > 1) {
         t->http.on_accept = grn_worker_pass_baton;
+        t->http.dispatch = grn_worker_dispatch;
     }
     return GRN_OK;
 }
@@ -254,6 +335,9 @@ grn_worker_thread_run(void *data)
         if (grn_worker_stop_threads == 1 && !t->http.draining) {
             grn_http_worker_drain(&t->http);
         }
+        if (t->http.draining) {
+            grn_worker_take_handoffs(t, 1);     /* handed over just before the drain */
+        }
         if (t->http.draining && t->http.connections == 0) {
             break;
         }
@@ -262,6 +346,7 @@ grn_worker_thread_run(void *data)
         }
     }
 
+    grn_worker_take_handoffs(t, 0);
     grn_http_worker_done(&t->http);
     if (t->group->app) {
         grn_py_thread_done();
@@ -387,6 +472,9 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
             }
         }
 
+        if (main->http.draining) {
+            grn_worker_take_handoffs(main, 1);
+        }
         if (main->http.draining && main->http.connections == 0) {
             break;
         }
@@ -402,6 +490,7 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
         pthread_join(threads[i].thread, NULL);
     }
 
+    grn_worker_take_handoffs(main, 0);
     grn_http_worker_done(&main->http);
     close(channel);
 

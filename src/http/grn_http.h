@@ -132,6 +132,8 @@ struct grn_http_worker_s {
     grn_uint_t             nfree_pools;
     void                 (*on_request)(grn_http_worker_t *w);   /* after each app response */
     void                 (*on_accept)(grn_http_worker_t *w);    /* after each accept */
+    /* May hand an accepted fd to another thread (GRN_OK) or decline (GRN_DECLINED). */
+    grn_int_t            (*dispatch)(grn_http_worker_t *w, int fd, grn_listening_t *ls);
     void                  *data;
     grn_http_log_buf_t    *log_bufs;     /* this thread's buffered access logs (grn_http_log.c) */
     grn_uint_t             nlog_bufs;
@@ -145,6 +147,8 @@ grn_int_t grn_http_worker_init(grn_http_worker_t *w, grn_event_loop_t *loop, grn
     grn_group_t *group);
 /* Accepts one connection from each listener if one is queued (EAGAIN is quiet). */
 void grn_http_worker_accept(grn_http_worker_t *w);
+/* Takes over a connection another thread of the process accepted (see `dispatch`). */
+void grn_http_worker_adopt(grn_http_worker_t *w, int fd, grn_listening_t *ls);
 /* Graceful stop: no new connections, idle keep-alive ones closed, busy ones closed when done. */
 void grn_http_worker_drain(grn_http_worker_t *w);
 void grn_http_worker_done(grn_http_worker_t *w);

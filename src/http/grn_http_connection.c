@@ -24,6 +24,8 @@
 #define GRN_HTTP_ACCEPT_RETRY       1000     /* ms to wait after EMFILE before accepting again */
 
 static void grn_http_accept_handler(grn_event_t *ev, uint32_t events);
+static void grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
+    struct sockaddr_storage *peer);
 static void grn_http_conn_handler(grn_event_t *ev, uint32_t events);
 static void grn_http_conn_timer(grn_timer_t *timer);
 static void grn_http_conn_run(grn_http_conn_t *hc);
@@ -213,13 +215,11 @@ typedef struct {
 static void
 grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
 {
-    int                      fd, one = 1;
+    int                      fd;
     socklen_t                len;
-    grn_http_conn_t         *hc;
     grn_http_worker_t       *w;
     grn_http_listener_t     *l = (grn_http_listener_t *) ev;
-    grn_http_conn_block_t   *block;
-    struct sockaddr_storage  sa, local;
+    struct sockaddr_storage  sa;
 
     w = l->worker;
     if (w->draining) {
@@ -260,6 +260,38 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
         return;
     }
 
+    if (w->dispatch && w->dispatch(w, fd, l->listening) == GRN_OK) {
+        return;                 /* a sibling thread with fewer connections takes it */
+    }
+
+    grn_http_conn_open(w, fd, l->listening, &sa);
+}
+
+/* A connection that a sibling thread accepted and handed over: its peer is asked again. */
+void
+grn_http_worker_adopt(grn_http_worker_t *w, int fd, grn_listening_t *ls)
+{
+    socklen_t                len = sizeof(struct sockaddr_storage);
+    struct sockaddr_storage  sa;
+
+    if (getpeername(fd, (struct sockaddr *) &sa, &len) == -1) {
+        close(fd);              /* the client is gone already */
+        return;
+    }
+    grn_http_conn_open(w, fd, ls, &sa);
+}
+
+/* Sets up an accepted connection in this thread's loop and starts reading its request. */
+static void
+grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
+    struct sockaddr_storage *peer)
+{
+    int                      one = 1;
+    socklen_t                len;
+    grn_http_conn_t         *hc;
+    grn_http_conn_block_t   *block;
+    struct sockaddr_storage  sa = *peer, local;
+
     hc = w->free_conns;
     if (hc) {
         w->free_conns = hc->next;
@@ -281,7 +313,7 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
     hc->worker = w;
     hc->state = GRN_HTTP_IDLE;
     hc->c.fd = fd;
-    hc->c.listening = l->listening;
+    hc->c.listening = ls;
     hc->c.requests = 0;
     hc->c.number = grn_http_next_connection_number();
     hc->c.data = hc;
@@ -325,7 +357,8 @@ grn_http_accept_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
     if (w->on_accept) {
         w->on_accept(w);
     }
-    w->connections++;
+    /* Sibling threads read the count to pick where a connection goes (grn_worker.c). */
+    __atomic_store_n(&w->connections, w->connections + 1, __ATOMIC_RELAXED);
     if (w->connections >= w->max_connections && !w->paused) {
         grn_http_listeners_enable(w, 0);
     }
@@ -1086,7 +1119,7 @@ grn_http_close(grn_http_conn_t *hc)
     hc->next = w->free_conns;
     w->free_conns = hc;
 
-    w->connections--;
+    __atomic_store_n(&w->connections, w->connections - 1, __ATOMIC_RELAXED);
     if (!w->draining && !w->paused && w->connections + 1 == w->max_connections) {
         grn_http_listeners_enable(w, 1);
     }
