@@ -7,11 +7,14 @@ loopback, and stops it by PID in teardown (TERM, then KILL after a bound).
 Waits are bounded and poll instead of sleeping: READY_TIMEOUT is 15 s, or 60 s
 when GREENC_SANITIZED=1 (ASan/UBSan builds start slowly).
 
-A test fails if greenc's error log or stderr contains a sanitizer report.
+A test fails if greenc's error log or stderr contains a sanitizer report, and
+http_request() (the way most tests talk to greenc) also checks every response's
+bytes with h11, a strict HTTP/1.1 parser: a malformed response fails the test.
 """
 
 import contextlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -116,15 +119,56 @@ class Response:
         return f"<Response {self.status} {self.body[:80]!r}>"
 
 
+class _RecordingReader(io.RawIOBase):
+    """What http.client reads from the socket, kept for the h11 check."""
+
+    def __init__(self, sock, record):
+        self._sock, self._record = sock, record
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = self._sock.recv_into(b)
+        self._record += memoryview(b)[:n]
+        return n
+
+
+class _RecordingSocket:
+    def __init__(self, sock):
+        self._sock = sock
+        self.received = bytearray()
+
+    def makefile(self, mode="rb", *args, **kwargs):
+        return io.BufferedReader(_RecordingReader(self._sock, self.received))
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class _CheckedConnection(http.client.HTTPConnection):
+    def connect(self):
+        super().connect()
+        self.sock = self.recorder = _RecordingSocket(self.sock)
+
+
 def http_request(port, method="GET", path="/", headers=None, body=None,
                  timeout=REQUEST_TIMEOUT, host="127.0.0.1"):
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    """One request on its own connection. The response's bytes must also pass
+    h11 (h11_check.py), so that a lenient http.client cannot hide a framing
+    mistake."""
+    conn = _CheckedConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
-        return Response(r.status, r.reason, r.headers, r.read())
+        response = Response(r.status, r.reason, r.headers, r.read())
+        raw = bytes(conn.recorder.received)
     finally:
         conn.close()
+    from h11_check import h11_responses           # it imports h11 (python3-h11)
+    (checked,) = h11_responses(raw, methods=(method,), closed=True)
+    assert checked.status == response.status and checked.body == response.body, raw[:300]
+    return response
 
 
 def raw_exchange(port, data, timeout=REQUEST_TIMEOUT, shut_wr=False):
