@@ -182,3 +182,43 @@ def test_refused_connection_does_not_hurt_the_next_one(limited):
         raw = recv_until_close(sock)
     (r,) = h11_responses(raw, closed=True)
     assert r.status == 200
+
+
+def test_client_that_stops_reading_is_closed_after_send_timeout(greenc_factory):
+    g = greenc_factory(http_extra=f"send_timeout {1 * SLOW}s;")
+    g.start()
+    with g.connect() as s:
+        s.sendall(b"GET /big?mb=64 HTTP/1.1\r\n" + H + b"\r\n")
+        # Read nothing: the response fills the socket buffers and stalls.
+        g.wait_log("timed out reading the response", timeout=10 * SLOW)
+        got = recv_until_close(s, timeout=20 * SLOW)
+    assert got.closed and len(got) < 64 << 20      # cut short, then closed
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert g.get("/").status == 200                # the worker serves on
+
+
+def test_worker_connections_limit_queues_the_next_connection(greenc_factory):
+    g = greenc_factory()
+    g.write_config(main_extra="worker_connections 16;",
+                   apps=f"app hello {{\n    wsgi app:application;\n"
+                        f"    python_path {g.apps_dir};\n    workers 1;\n}}\n")
+    g.start()
+    held = [g.connect() for _ in range(16)]        # the worker's 16 connections, idle
+    try:
+        for s in held:
+            s.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r\n")
+            s.settimeout(REQUEST_TIMEOUT)
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        with g.connect() as extra:                  # queued in the listen backlog
+            extra.sendall(b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+            extra.settimeout(0.5 * SLOW)
+            with pytest.raises(socket.timeout):
+                extra.recv(4096)
+            held.pop().close()                      # a slot frees: it is served
+            raw = recv_until_close(extra)
+        (r,) = h11_responses(raw, closed=True)
+        assert r.status == 200
+        assert "[crit]" not in g.log_text() and "[alert]" not in g.log_text()
+    finally:
+        for s in held:
+            s.close()

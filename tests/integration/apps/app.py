@@ -127,6 +127,12 @@ def application(environ, start_response):
         environ["wsgi.errors"].write(q.get("msg", "no message") + "\n")
         environ["wsgi.errors"].flush()
         return _respond(start_response, "logged\n")
+    if path == "/big":
+        # q["mb"] MiB in 1 MiB chunks, with its Content-Length: for send_timeout tests.
+        mb = int(q.get("mb", "1"))
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(mb << 20))])
+        return (b"x" * (1 << 20) for _ in range(mb))
     if path == "/close":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return _ClosingIterable(q["mark"])
