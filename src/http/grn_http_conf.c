@@ -325,9 +325,9 @@ grn_http_compile_regex(grn_conf_t *cf, grn_str_t *source, grn_flag_t caseless,
     if (*code == NULL) {
         pcre2_get_error_message(errcode, message, sizeof(message));
         grn_conf_log_error(GRN_LOG_EMERG, cf, 0,
-                           "pcre2_compile() failed: %s in \"%.*s\" at \"%s\"",
-                           (char *) message, (int) source->len, source->data,
-                           source->data + grn_min(erroffset, source->len));
+                           "pcre2_compile() failed: %s at offset %lu of \"%.*s\" (\"%s\")",
+                           (char *) message, (unsigned long) erroffset, (int) source->len,
+                           source->data, source->data + grn_min(erroffset, source->len));
         return GRN_CONF_ERROR;
     }
 
@@ -752,6 +752,7 @@ grn_http_server_name(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *
         }
         sn->name = value[i];
         sn->regex = NULL;
+        sn->line = cf->conf_file->line;
 
         if (value[i].len > 1 && value[i].data[0] == '~') {
             grn_str_t  re = { value[i].len - 1, value[i].data + 1 };
@@ -1486,6 +1487,45 @@ grn_http_add_internal_listening(grn_conf_t *cf, grn_cycle_t *cycle)
     return GRN_OK;
 }
 
+/*
+ * Two servers of one address that claim the same server_name: nginx warns "conflicting server
+ * name" and the later one never gets that name's requests. A server that silently never
+ * answers is a mistake worth stopping for, so greenc refuses the config and names both places.
+ * Names are compared as written (lower-cased), regexes by their source.
+ */
+static grn_int_t
+grn_http_check_names(grn_conf_t *cf, grn_listening_t *ls, grn_http_srv_conf_t *srv)
+{
+    grn_uint_t               i, j, k;
+    grn_http_addr_t         *addr = ls->servers;
+    grn_http_srv_conf_t    **other = addr->servers.elts;
+    grn_http_server_name_t  *sn, *on;
+
+    sn = srv->names.elts;
+    for (i = 0; i < srv->names.nelts; i++) {
+        for (k = 0; k < addr->servers.nelts; k++) {
+            on = other[k]->names.elts;
+            for (j = 0; j < other[k]->names.nelts; j++) {
+                if (grn_str_eq(&sn[i].name, &on[j].name)) {
+                    grn_log_error(GRN_LOG_EMERG, cf->log, 0,
+                                  "conflicting server name \"%.*s\" on %.*s: already claimed "
+                                  "by the server in %.*s:%lu (give each name to one server) "
+                                  "in %.*s:%lu",
+                                  (int) sn[i].name.len, sn[i].name.data,
+                                  (int) ls->addr_text.len, ls->addr_text.data,
+                                  (int) other[k]->file.len, other[k]->file.data,
+                                  (unsigned long) on[j].line,
+                                  (int) srv->file.len, srv->file.data,
+                                  (unsigned long) sn[i].line);
+                    return GRN_ERROR;
+                }
+            }
+        }
+    }
+
+    return GRN_OK;
+}
+
 grn_int_t
 grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
 {
@@ -1596,6 +1636,9 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
                 }
             }
             if (k == addr->servers.nelts) {
+                if (grn_http_check_names(cf, ls, srv[i]) != GRN_OK) {
+                    return GRN_ERROR;
+                }
                 psrv = grn_array_push(&addr->servers);
                 if (psrv == NULL) {
                     return GRN_ERROR;

@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
     grn_str_t              name;          /* lower-cased; "*.example.com", "www.example.*" */
     pcre2_code            *regex;         /* for "~..." names */
+    grn_uint_t             line;          /* of its server_name directive, for messages */
 } grn_http_server_name_t;
 
 /* How a log_format writes variable values. */

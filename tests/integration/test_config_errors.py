@@ -204,6 +204,61 @@ http {
 }
 """),
 
+    "bad_regex_offset": ('missing closing parenthesis at offset 9 of "(unclosed"',
+                         HEAD + BASE_APP + """
+http {
+    server {
+        listen 127.0.0.1:@PORT@;
+        location ~ "(unclosed" { return 404; } #<-
+        location / { pass hello; }
+    }
+}
+"""),
+
+    "bad_regex_in_server_name": ('syntax error in subpattern name (missing terminator?) '
+                                 'at offset 7 of "^(?<sub.+)$"', HEAD + BASE_APP + """
+http {
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name good.example.com ~^(?<sub.+)$; #<-
+        location / { pass hello; }
+    }
+}
+"""),
+
+    # nginx warns and gives the name to the first server; greenc refuses (docs/architecture.md)
+    "conflicting_server_name": ('conflicting server name "app.example.com" on 127.0.0.1:',
+                                HEAD + BASE_APP + """
+http {
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name app.example.com;
+        location / { pass hello; }
+    }
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name other.example.com APP.example.com; #<-
+        location / { return 204; }
+    }
+}
+"""),
+
+    "conflicting_regex_server_name": ('conflicting server name "~^(?<sub>.+)\\.example\\.com$"',
+                                      HEAD + BASE_APP + """
+http {
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name ~^(?<sub>.+)\\.example\\.com$;
+        location / { pass hello; }
+    }
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name ~^(?<sub>.+)\\.example\\.com$; #<-
+        location / { return 204; }
+    }
+}
+"""),
+
     "missing_include": ('open() "@DIR@/missing.conf" failed', HEAD + """\
 include @DIR@/missing.conf; #<-
 """ + BASE_APP + "\n" + BASE_HTTP + "\n"),
