@@ -22,8 +22,8 @@ import tempfile
 
 import pytest
 
-from harness import (HERE, READY_TIMEOUT, REQUEST_TIMEOUT, Greenc, children_of, free_port,
-                     pid_alive, serving, wait_for)
+from harness import (HERE, READY_TIMEOUT, REPO, REQUEST_TIMEOUT, Greenc, children_of, free_port,
+                     pid_alive, run_greenc, serving, wait_for)
 
 FRAMEWORK_APPS = HERE / "apps" / "frameworks"
 APPS = ("flask", "django", "falcon")
@@ -413,3 +413,31 @@ def test_each_app_runs_as_its_user(three):
         assert whoami(three, name)["uid"] == uid
     # the master and the router stay root (no main `user` in this config)
     assert ps_user[group_pids(three, "router")[0]] == "root"
+
+
+# --- the documented example ------------------------------------------------------------
+
+
+EXAMPLE = REPO / "conf" / "examples" / "three-apps.conf"
+
+
+def example_prefix(tmp_path):
+    for d in ("blog/src/blog", "blog/public", "shop/src", "api/src", "logs", "run"):
+        (tmp_path / d).mkdir(parents=True)
+    for f in ("blog/src/blog/__init__.py", "blog/src/blog/wsgi.py", "shop/src/shop.py",
+              "api/src/api.py"):
+        (tmp_path / f).write_text("")
+    return tmp_path
+
+
+def test_the_three_app_example_config_passes_t(tmp_path):
+    out = run_greenc("-t", "-p", str(example_prefix(tmp_path)), "-c", str(EXAMPLE))
+    assert out.returncode == 0, out.stderr
+    assert "test is successful" in out.stderr
+
+
+def test_the_three_app_example_names_a_missing_app_module(tmp_path):
+    prefix = example_prefix(tmp_path)
+    (prefix / "shop" / "src" / "shop.py").unlink()
+    out = run_greenc("-t", "-p", str(prefix), "-c", str(EXAMPLE))
+    assert out.returncode == 1 and 'app "shop"' in out.stderr, out.stderr
