@@ -173,8 +173,14 @@ void grn_http_body_set_request(grn_http_conn_t *hc);
 void grn_http_body_free(grn_http_conn_t *hc);
 
 /* grn_http_route.c */
-grn_http_srv_conf_t *grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host);
-grn_http_loc_conf_t *grn_http_find_location(grn_http_srv_conf_t *srv, grn_str_t *path);
+/* Selection; a regex that matches leaves its captures in r (r->srv_captures, loc_captures). */
+grn_http_srv_conf_t *grn_http_find_server(grn_http_request_t *r, grn_http_addr_t *addr,
+    grn_str_t *host);
+grn_http_loc_conf_t *grn_http_find_location(grn_http_request_t *r, grn_http_srv_conf_t *srv,
+    grn_str_t *path);
+/* The value of $N (name NULL) or of a named capture; len 0 when the request has none. */
+void grn_http_capture(grn_http_request_t *r, grn_uint_t n, const grn_str_t *name,
+    grn_str_t *value);
 /* Runs the location's action; the response is in r->response afterwards. */
 void grn_http_handle_request(grn_http_conn_t *hc);
 
@@ -213,6 +219,15 @@ grn_int_t grn_http_parse_range(const grn_str_t *value, off_t size, off_t *start,
 extern const char  grn_http_log_combined[];
 /* Compiles fmt->format into fmt->parts; GRN_ERROR (logged with file:line) on a bad variable. */
 grn_int_t grn_http_log_compile(grn_conf_t *cf, grn_http_log_format_t *fmt);
+/*
+ * The text of a directive (`return`, `root`) with $variables and regex captures: *out is NULL
+ * when it has none, else compiled once here; grn_http_vars_render() gives the request's value,
+ * in its pool.
+ */
+grn_int_t grn_http_vars_compile(grn_conf_t *cf, grn_str_t *text, const char *directive,
+    grn_http_log_format_t **out);
+grn_int_t grn_http_vars_render(grn_http_request_t *r, grn_http_log_format_t *fmt,
+    grn_str_t *out);
 /* Writes the request's access log lines (or buffers them: `buffer=`). */
 void grn_http_log_request(grn_http_request_t *r, grn_msec_t now, off_t body_sent);
 /* Writes out what the thread's access log buffers hold (USR1, drain); _done also frees them. */

@@ -828,7 +828,8 @@ grn_http_return(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
         {
             loc->return_code = 302;
             loc->return_text = value[1];
-            return GRN_CONF_OK;
+            return grn_http_vars_compile(cf, &loc->return_text, "return", &loc->return_vars)
+                   == GRN_OK ? GRN_CONF_OK : GRN_CONF_ERROR;
         }
         grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid return code \"%.*s\"",
                            (int) value[1].len, value[1].data);
@@ -845,7 +846,8 @@ grn_http_return(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
     if (cf->args->nelts == 3) {
         loc->return_text = value[2];
     }
-    return GRN_CONF_OK;
+    return grn_http_vars_compile(cf, &loc->return_text, "return", &loc->return_vars) == GRN_OK
+           ? GRN_CONF_OK : GRN_CONF_ERROR;
 }
 
 static char *
@@ -874,6 +876,10 @@ grn_http_root(grn_conf_t *cf, const grn_command_t *cmd, void *conf)
     if (loc->root.data) {
         while (loc->root.len > 1 && loc->root.data[loc->root.len - 1] == '/') {
             loc->root.data[--loc->root.len] = '\0';
+        }
+        /* "root /srv/sites/$sub": rendered per request from the server name's captures */
+        if (grn_http_vars_compile(cf, &loc->root, "root", &loc->root_vars) != GRN_OK) {
+            return GRN_CONF_ERROR;
         }
     }
 
@@ -1275,6 +1281,7 @@ grn_http_merge_loc(grn_http_loc_conf_t *conf, grn_http_loc_conf_t *prev)
     /* root set at an outer level serves the locations that have no action of their own */
     if (conf->root.data == NULL && conf->alias.data == NULL) {
         conf->root = prev->root;
+        conf->root_vars = prev->root_vars;
     }
 }
 
@@ -1487,6 +1494,62 @@ grn_http_add_internal_listening(grn_conf_t *cf, grn_cycle_t *cycle)
     return GRN_OK;
 }
 
+/* Every $name a template uses must be a named capture of some server_name or location regex. */
+static grn_int_t
+grn_http_check_capture_refs(grn_conf_t *cf, grn_http_main_conf_t *hmcf)
+{
+    char                     name[64];
+    grn_uint_t               i, j, k;
+    grn_http_srv_conf_t    **srv;
+    grn_http_loc_conf_t    **loc;
+    grn_http_server_name_t  *sn;
+    grn_http_capture_ref_t  *ref;
+
+    if (hmcf->capture_refs == NULL) {
+        return GRN_OK;
+    }
+    ref = hmcf->capture_refs->elts;
+    srv = hmcf->servers.elts;
+    loc = hmcf->locations.elts;
+
+    for (i = 0; i < hmcf->capture_refs->nelts; i++) {
+        if (ref[i].name.len < sizeof(name)) {
+            memcpy(name, ref[i].name.data, ref[i].name.len);
+            name[ref[i].name.len] = '\0';
+
+            for (j = 0; j < hmcf->locations.nelts; j++) {
+                if (loc[j]->regex
+                    && pcre2_substring_number_from_name(loc[j]->regex, (PCRE2_SPTR) name) >= 0)
+                {
+                    goto found;
+                }
+            }
+            for (j = 0; j < hmcf->servers.nelts; j++) {
+                sn = srv[j]->names.elts;
+                for (k = 0; k < srv[j]->names.nelts; k++) {
+                    if (sn[k].regex
+                        && pcre2_substring_number_from_name(sn[k].regex, (PCRE2_SPTR) name)
+                           >= 0)
+                    {
+                        goto found;
+                    }
+                }
+            }
+        }
+        grn_log_error(GRN_LOG_EMERG, cf->log, 0,
+                      "unknown \"%.*s\" variable: neither a variable of greenc nor a named "
+                      "capture (?<%.*s>...) of a server_name or location regex in %.*s:%lu",
+                      (int) ref[i].name.len, ref[i].name.data, (int) ref[i].name.len,
+                      ref[i].name.data, (int) ref[i].file.len, ref[i].file.data,
+                      (unsigned long) ref[i].line);
+        return GRN_ERROR;
+    found:
+        continue;
+    }
+
+    return GRN_OK;
+}
+
 /*
  * Two servers of one address that claim the same server_name: nginx warns "conflicting server
  * name" and the later one never gets that name's requests. A server that silently never
@@ -1660,6 +1723,10 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
                 }
             }
         }
+    }
+
+    if (grn_http_check_capture_refs(cf, hmcf) != GRN_OK) {
+        return GRN_ERROR;
     }
 
     return grn_http_add_internal_listening(cf, cycle);

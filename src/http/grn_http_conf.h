@@ -79,7 +79,15 @@ typedef struct {
     grn_array_t            parts;         /* compiled later by the access log module */
     grn_str_t              format;        /* the joined format strings */
     grn_uint_t             escape;        /* GRN_HTTP_LOG_ESCAPE_* */
+    unsigned               directive:1;   /* the text of `return` or `root`, not a log_format */
 } grn_http_log_format_t;
+
+/* A named capture that some template uses: some regex of the config must define it. */
+typedef struct {
+    grn_str_t              name;
+    grn_str_t              file;
+    grn_uint_t             line;
+} grn_http_capture_ref_t;
 
 /* `access_log PATH buffer=SIZE [flush=TIME]`: one per file; each worker thread has its own. */
 typedef struct {
@@ -116,8 +124,10 @@ struct grn_http_loc_conf_s {
 
     grn_int_t              return_code;
     grn_str_t              return_text;   /* body, or the URL for 301/302/303/307/308 */
+    grn_http_log_format_t *return_vars;   /* return_text with $variables compiled; or NULL */
 
     grn_str_t              root;          /* full path */
+    grn_http_log_format_t *root_vars;     /* root with $variables compiled; or NULL */
     grn_str_t              alias;         /* full path */
     grn_str_t              root_file;     /* where this location's root or alias stands */
     grn_uint_t             root_line;     /*   (0: inherited or none) */
@@ -174,6 +184,7 @@ typedef struct {
     grn_array_t            servers;       /* of grn_http_srv_conf_t * */
     grn_array_t            locations;     /* of grn_http_loc_conf_t *, every one, nested too */
     grn_array_t            log_formats;   /* of grn_http_log_format_t */
+    grn_array_t           *capture_refs;  /* of grn_http_capture_ref_t, checked at the end */
     grn_array_t           *real_ip_from;  /* of grn_str_t CIDR, as written */
     grn_array_t            trusted;       /* of grn_http_cidr_t: real_ip_from compiled */
     grn_str_t              real_ip_header;

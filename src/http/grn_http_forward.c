@@ -229,10 +229,10 @@ grn_http_forward_route(grn_http_conn_t *hc, const char **reason)
 
     } else {
         /* A router of another generation: its numbers mean nothing here, route by name. */
-        r->srv = grn_http_find_server(hc->c.listening->servers, &r->server_name);
+        r->srv = grn_http_find_server(r, hc->c.listening->servers, &r->server_name);
         r->loc = (r->path.len == 1 && r->path.data[0] == '*')
-                 ? grn_http_find_location(r->srv, &root)
-                 : grn_http_find_location(r->srv, &r->path);
+                 ? grn_http_find_location(r, r->srv, &root)
+                 : grn_http_find_location(r, r->srv, &r->path);
     }
 
     if (r->loc == NULL || r->loc->action != GRN_HTTP_ACTION_PASS

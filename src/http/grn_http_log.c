@@ -53,13 +53,16 @@ typedef enum {
     GRN_LOG_VAR_CONNECTION,
     GRN_LOG_VAR_CONNECTION_REQUESTS,
     GRN_LOG_VAR_APP,
+    GRN_LOG_VAR_CAPTURE,                 /* $1..$9: of the regex that matched */
+    GRN_LOG_VAR_NAMED_CAPTURE,           /* $name: a named capture (?<name>...) */
     GRN_LOG_VAR_HTTP,                    /* $http_NAME: a request header */
     GRN_LOG_VAR_SENT_HTTP                /* $sent_http_NAME: a response header, as sent */
 } grn_log_var_e;
 
 typedef struct {
     grn_log_var_e   kind;
-    grn_str_t       text;                /* literal, or the header name for $http_ */
+    grn_str_t       text;                /* literal, the header name for $http_, capture name */
+    grn_uint_t      capture;             /* N of $N */
 } grn_log_part_t;
 
 static const struct {
@@ -107,6 +110,35 @@ grn_log_var_char(char ch)
            || (ch >= '0' && ch <= '9');
 }
 
+static const char *
+grn_log_where(grn_http_log_format_t *fmt)
+{
+    return fmt->directive ? "the directive" : "log_format";
+}
+
+static grn_int_t
+grn_log_capture_ref(grn_conf_t *cf, char *name, size_t len)
+{
+    grn_http_main_conf_t    *hmcf = cf->cycle->http;
+    grn_http_capture_ref_t  *ref;
+
+    if (hmcf->capture_refs == NULL) {
+        hmcf->capture_refs = grn_array_create(cf->pool, 4, sizeof(grn_http_capture_ref_t));
+        if (hmcf->capture_refs == NULL) {
+            return GRN_ERROR;
+        }
+    }
+    ref = grn_array_push(hmcf->capture_refs);
+    if (ref == NULL) {
+        return GRN_ERROR;
+    }
+    ref->name.data = name;
+    ref->name.len = len;
+    ref->file = cf->conf_file->name;
+    ref->line = cf->conf_file->line;
+    return GRN_OK;
+}
+
 grn_int_t
 grn_http_log_compile(grn_conf_t *cf, grn_http_log_format_t *fmt)
 {
@@ -152,15 +184,15 @@ grn_http_log_compile(grn_conf_t *cf, grn_http_log_format_t *fmt)
         if (braces) {
             if (p == end || *p != '}') {
                 grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "missing closing \"}\" of a variable "
-                                   "in log_format \"%.*s\"", (int) fmt->name.len,
+                                   "in %s \"%.*s\"", grn_log_where(fmt), (int) fmt->name.len,
                                    fmt->name.data);
                 return GRN_ERROR;
             }
             p++;
         }
         if (len == 0) {
-            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid variable name in log_format "
-                               "\"%.*s\"", (int) fmt->name.len, fmt->name.data);
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid variable name in %s \"%.*s\"",
+                               grn_log_where(fmt), (int) fmt->name.len, fmt->name.data);
             return GRN_ERROR;
         }
 
@@ -185,12 +217,28 @@ grn_http_log_compile(grn_conf_t *cf, grn_http_log_format_t *fmt)
                 break;
             }
         }
-        if (i == grn_nelems(grn_log_vars)) {
-            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "unknown \"%.*s\" variable in log_format "
-                               "\"%.*s\"", (int) len, start, (int) fmt->name.len,
-                               fmt->name.data);
+        if (i < grn_nelems(grn_log_vars)) {
+            continue;
+        }
+
+        /* $1..$9, as nginx; $0 too: the whole match */
+        if (len == 1 && start[0] >= '0' && start[0] <= '9') {
+            part->kind = GRN_LOG_VAR_CAPTURE;
+            part->capture = (grn_uint_t) (start[0] - '0');
+            continue;
+        }
+
+        /*
+         * Any other name must be a named capture of some server_name or location regex; the
+         * regexes may come later in the file, so the check waits for the end of the http
+         * block (grn_http_conf_finish), which names this place if none defines it.
+         */
+        if (grn_log_capture_ref(cf, start, len) != GRN_OK) {
             return GRN_ERROR;
         }
+        part->kind = GRN_LOG_VAR_NAMED_CAPTURE;
+        part->text.data = start;
+        part->text.len = len;
     }
 
     return GRN_OK;
@@ -553,6 +601,15 @@ grn_log_put_var(grn_log_buf_t *b, grn_http_request_t *r, grn_log_part_t *part,
             grn_log_put_value(b, NULL, 0);
         }
         break;
+    case GRN_LOG_VAR_CAPTURE:
+    case GRN_LOG_VAR_NAMED_CAPTURE: {
+        grn_str_t  v;
+
+        grn_http_capture(r, part->capture,
+                         part->kind == GRN_LOG_VAR_CAPTURE ? NULL : &part->text, &v);
+        grn_log_put_value(b, v.data, v.len);
+        break;
+    }
     case GRN_LOG_VAR_HTTP:
         grn_log_put_header(b, r, &part->text);
         break;
@@ -572,6 +629,50 @@ grn_log_render(grn_log_buf_t *b, grn_http_request_t *r, grn_http_log_format_t *f
     for (i = 0; i < fmt->parts.nelts; i++) {
         grn_log_put_var(b, r, &part[i], body_sent);
     }
+}
+
+grn_int_t
+grn_http_vars_compile(grn_conf_t *cf, grn_str_t *text, const char *directive,
+    grn_http_log_format_t **out)
+{
+    grn_http_log_format_t  *fmt;
+
+    *out = NULL;
+    if (memchr(text->data, '$', text->len) == NULL) {
+        return GRN_OK;
+    }
+    fmt = grn_pcalloc(cf->pool, sizeof(grn_http_log_format_t));
+    if (fmt == NULL) {
+        return GRN_ERROR;
+    }
+    fmt->name.data = (char *) directive;
+    fmt->name.len = strlen(directive);
+    fmt->format = *text;
+    fmt->escape = GRN_LOG_ESCAPE_RAW;
+    fmt->directive = 1;
+    if (grn_http_log_compile(cf, fmt) != GRN_OK) {
+        return GRN_ERROR;
+    }
+    *out = fmt;
+    return GRN_OK;
+}
+
+/* Values are as they are (no escaping, no "-"), cut at 8 KB, copied into the request's pool. */
+grn_int_t
+grn_http_vars_render(grn_http_request_t *r, grn_http_log_format_t *fmt, grn_str_t *out)
+{
+    static __thread char  buf[8192];
+    grn_log_buf_t         b = { buf, 0, sizeof(buf), GRN_LOG_ESCAPE_RAW };
+
+    grn_log_render(&b, r, fmt, 0);
+    out->data = grn_pnalloc(r->pool, b.len + 1);
+    if (out->data == NULL) {
+        return GRN_ERROR;
+    }
+    memcpy(out->data, buf, b.len);
+    out->data[b.len] = '\0';
+    out->len = b.len;
+    return GRN_OK;
 }
 
 /* if=CONDITION: as nginx, the line is skipped when the condition is empty or "0". */

@@ -515,10 +515,10 @@ grn_http_on_headers_complete(llhttp_t *p)
     }
 
     name = r->server_name;
-    srv = grn_http_find_server(ls->servers, &name);
+    srv = grn_http_find_server(r, ls->servers, &name);
     r->srv = srv;
-    r->loc = grn_http_asterisk(r) ? grn_http_find_location(srv, &grn_http_root)
-                                  : grn_http_find_location(srv, &r->path);
+    r->loc = grn_http_asterisk(r) ? grn_http_find_location(r, srv, &grn_http_root)
+                                  : grn_http_find_location(r, srv, &r->path);
 
     /* What the app sees as SERVER_NAME and SERVER_PORT. */
     r->server_port = grn_listening_port(ls);

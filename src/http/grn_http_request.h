@@ -50,6 +50,13 @@ struct grn_http_connection_s {
     void                  *data;            /* the HTTP layer's state */
 };
 
+typedef struct {
+    pcre2_code            *re;
+    pcre2_match_data      *md;
+    const char            *subject;
+    int                    rc;              /* pcre2_match(): 1 + the highest pair set */
+} grn_http_captures_t;
+
 struct grn_http_request_s {
     grn_http_connection_t *connection;
     grn_pool_t            *pool;            /* freed when the request is done */
@@ -73,6 +80,14 @@ struct grn_http_request_s {
 
     grn_http_srv_conf_t   *srv;
     grn_http_loc_conf_t   *loc;
+
+    /*
+     * Regex captures, for $1..$9 and named captures in return, root and log_format: of the
+     * server_name regex and of the location regex that matched (NULL re: none). The match
+     * data and the copied subject live in the request's pool.
+     */
+    grn_http_captures_t    srv_captures;
+    grn_http_captures_t    loc_captures;
 
     grn_http_response_t    response;
     void                  *upstream;        /* router: the app connection answering it */

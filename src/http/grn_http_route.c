@@ -17,31 +17,70 @@
 
 #define GRN_HTTP_MAX_REDIRECTS  10
 
-static grn_flag_t
-grn_http_regex_match(pcre2_code *re, const char *data, size_t len)
+/*
+ * PCRE2 allocates match data through this context from the request's pool: a match costs no
+ * malloc, and its captures live as long as the request that uses them.
+ */
+static void *
+grn_http_pcre2_alloc(PCRE2_SIZE size, void *data)
 {
-    int                rc;
-    pcre2_match_data  *md;
+    return grn_palloc(data, size);
+}
 
-    md = pcre2_match_data_create_from_pattern(re, NULL);
-    if (md == NULL) {
+static void
+grn_http_pcre2_free(void *p GRN_UNUSED, void *data GRN_UNUSED)
+{
+}
+
+/* Up to 31 pairs are kept: $1..$9 and named captures among the first 31 groups. */
+#define GRN_HTTP_CAPTURE_PAIRS  32
+
+static grn_flag_t
+grn_http_regex_match(grn_http_request_t *r, grn_http_captures_t *caps, pcre2_code *re,
+    const char *data, size_t len)
+{
+    int                      rc;
+    pcre2_general_context   *gc;
+
+    if (caps->md == NULL) {
+        gc = pcre2_general_context_create(grn_http_pcre2_alloc, grn_http_pcre2_free, r->pool);
+        if (gc == NULL) {
+            return 0;
+        }
+        caps->md = pcre2_match_data_create(GRN_HTTP_CAPTURE_PAIRS, gc);
+        if (caps->md == NULL) {
+            return 0;
+        }
+    }
+    rc = pcre2_match(re, (PCRE2_SPTR) data, len, 0, 0, caps->md, NULL);
+    if (rc < 0) {
         return 0;
     }
-    rc = pcre2_match(re, (PCRE2_SPTR) data, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-    return rc >= 0;
+    caps->re = re;
+    caps->subject = data;
+    caps->rc = rc ? rc : GRN_HTTP_CAPTURE_PAIRS;
+    return 1;
 }
 
 grn_http_srv_conf_t *
-grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host)
+grn_http_find_server(grn_http_request_t *r, grn_http_addr_t *addr, grn_str_t *host)
 {
     char                     name[256];
     size_t                   len, i, j, best_len;
     grn_http_srv_conf_t    **srv, *best;
     grn_http_server_name_t  *sn;
 
-    if (host->len == 0 || addr->servers.nelts == 1) {
+    if (host->len == 0) {
         return addr->default_server;
+    }
+    if (addr->servers.nelts == 1) {
+        /* one server: only a regex name can still matter, for its captures */
+        srv = addr->servers.elts;
+        sn = srv[0]->names.elts;
+        for (j = 0; j < srv[0]->names.nelts && sn[j].regex == NULL; j++) { /* void */ }
+        if (j == srv[0]->names.nelts) {
+            return addr->default_server;
+        }
     }
 
     /* Lower-case, without port and trailing dot. */
@@ -132,7 +171,20 @@ grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host)
     for (i = 0; i < addr->servers.nelts; i++) {
         sn = srv[i]->names.elts;
         for (j = 0; j < srv[i]->names.nelts; j++) {
-            if (sn[j].regex && grn_http_regex_match(sn[j].regex, name, len)) {
+            if (sn[j].regex
+                && grn_http_regex_match(r, &r->srv_captures, sn[j].regex, name, len))
+            {
+                /* the captures point into the subject: keep it past this stack frame */
+                if (r->srv_captures.rc > 1) {
+                    char  *copy = grn_pnalloc(r->pool, len);
+
+                    if (copy == NULL) {
+                        r->srv_captures.re = NULL;
+                        return srv[i];
+                    }
+                    memcpy(copy, name, len);
+                    r->srv_captures.subject = copy;
+                }
                 return srv[i];
             }
         }
@@ -142,7 +194,7 @@ grn_http_find_server(grn_http_addr_t *addr, grn_str_t *host)
 }
 
 static grn_http_loc_conf_t *
-grn_http_find_in(grn_array_t *locations, grn_str_t *path)
+grn_http_find_in(grn_http_request_t *r, grn_array_t *locations, grn_str_t *path)
 {
     grn_uint_t             i;
     grn_http_loc_conf_t  **loc, *best, *nested;
@@ -172,7 +224,7 @@ grn_http_find_in(grn_array_t *locations, grn_str_t *path)
     }
 
     if (best && best->locations.nelts) {
-        nested = grn_http_find_in(&best->locations, path);
+        nested = grn_http_find_in(r, &best->locations, path);
         if (nested) {
             return nested;
         }
@@ -184,7 +236,7 @@ grn_http_find_in(grn_array_t *locations, grn_str_t *path)
 
     for (i = 0; i < locations->nelts; i++) {
         if ((loc[i]->match == GRN_HTTP_LOC_REGEX || loc[i]->match == GRN_HTTP_LOC_REGEX_CASELESS)
-            && grn_http_regex_match(loc[i]->regex, path->data, path->len))
+            && grn_http_regex_match(r, &r->loc_captures, loc[i]->regex, path->data, path->len))
         {
             return loc[i];
         }
@@ -194,26 +246,83 @@ grn_http_find_in(grn_array_t *locations, grn_str_t *path)
 }
 
 grn_http_loc_conf_t *
-grn_http_find_location(grn_http_srv_conf_t *srv, grn_str_t *path)
+grn_http_find_location(grn_http_request_t *r, grn_http_srv_conf_t *srv, grn_str_t *path)
 {
-    return grn_http_find_in(&srv->locations, path);
+    r->loc_captures.re = NULL;      /* a new search: an earlier location's captures go */
+    return grn_http_find_in(r, &srv->locations, path);
+}
+
+/*
+ * A capture for $N (name == NULL) or $name: the location regex's first, then the server
+ * name's, as a request has at most one of each. len 0 when there is none.
+ */
+void
+grn_http_capture(grn_http_request_t *r, grn_uint_t n, const grn_str_t *name, grn_str_t *value)
+{
+    int                   k;
+    grn_uint_t            i, group;
+    PCRE2_SIZE           *ov;
+    grn_http_captures_t  *caps[2] = { &r->loc_captures, &r->srv_captures };
+    char                  cname[64];
+
+    value->len = 0;
+    value->data = NULL;
+
+    if (name) {
+        if (name->len >= sizeof(cname)) {
+            return;
+        }
+        memcpy(cname, name->data, name->len);
+        cname[name->len] = '\0';
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (caps[i]->re == NULL) {
+            continue;
+        }
+        group = n;
+        if (name) {
+            k = pcre2_substring_number_from_name(caps[i]->re, (PCRE2_SPTR) cname);
+            if (k < 0) {
+                continue;
+            }
+            group = (grn_uint_t) k;
+        }
+        if (group >= (grn_uint_t) caps[i]->rc) {
+            if (name) {
+                continue;               /* a named group that did not take part */
+            }
+            return;
+        }
+        ov = pcre2_get_ovector_pointer(caps[i]->md);
+        if (ov[2 * group] == PCRE2_UNSET) {
+            return;
+        }
+        value->data = (char *) caps[i]->subject + ov[2 * group];
+        value->len = ov[2 * group + 1] - ov[2 * group];
+        return;
+    }
 }
 
 static grn_int_t
 grn_http_return(grn_http_request_t *r)
 {
     grn_uint_t            code;
+    grn_str_t             text;
     grn_http_loc_conf_t  *loc = r->loc;
 
     code = (grn_uint_t) loc->return_code;
+    text = loc->return_text;
+    if (loc->return_vars && grn_http_vars_render(r, loc->return_vars, &text) != GRN_OK) {
+        return GRN_ERROR;
+    }
 
     if (code == 301 || code == 302 || code == 303 || code == 307 || code == 308) {
         if (grn_http_error_page(r, code) != GRN_OK) {
             return GRN_ERROR;
         }
-        if (loc->return_text.len) {
-            return grn_http_response_add_header(r, "Location", 8, loc->return_text.data,
-                                                loc->return_text.len);
+        if (text.len) {
+            return grn_http_response_add_header(r, "Location", 8, text.data, text.len);
         }
         return GRN_OK;
     }
@@ -231,7 +340,7 @@ grn_http_return(grn_http_request_t *r)
     {
         return GRN_ERROR;
     }
-    return grn_http_response_append(r, loc->return_text.data, loc->return_text.len);
+    return grn_http_response_append(r, text.data, text.len);
 }
 
 /*

@@ -385,8 +385,9 @@ grn_http_static_check_root(grn_conf_t *cf, grn_http_loc_conf_t *loc)
     grn_str_t   *path = alias ? &loc->alias : &loc->root;
     struct stat  st;
 
-    if (loc->root_line == 0) {
-        return GRN_OK;                  /* none, or inherited: checked where it is written */
+    if (loc->root_line == 0 || (!alias && loc->root_vars)) {
+        /* none, inherited (checked where it is written), or with variables: per request */
+        return GRN_OK;
     }
 
     if (alias && (loc->match == GRN_HTTP_LOC_REGEX || loc->match == GRN_HTTP_LOC_REGEX_CASELESS
@@ -653,6 +654,27 @@ grn_http_static_map(grn_http_request_t *r, grn_http_loc_conf_t *loc, const grn_s
         while (base.len > 1 && base.data[base.len - 1] == '/') {
             base.len--;
         }
+
+    } else if (loc->root_vars) {
+        /*
+         * "root /srv/sites/$sub": a capture comes from the client (Host, URI). The value must
+         * stay a plain directory name: no dot segment, no NUL, not empty.
+         */
+        if (grn_http_vars_render(r, loc->root_vars, &base) != GRN_OK) {
+            return GRN_ERROR;
+        }
+        while (base.len > 1 && base.data[base.len - 1] == '/') {
+            base.len--;
+        }
+        if (base.len == 0 || base.data[0] != '/' || memchr(base.data, '\0', base.len)
+            || grn_http_static_dot_segment(base.data, base.len))
+        {
+            grn_log_error(GRN_LOG_INFO, grn_pool_log(r->pool), 0,
+                          "root \"%.*s\" from variables is not a plain directory: 404",
+                          (int) base.len, base.data);
+            return GRN_DECLINED;
+        }
+        rel = *uri;
 
     } else {
         base = loc->root;
@@ -1242,7 +1264,7 @@ grn_http_static_dir(grn_http_request_t *r, grn_http_loc_conf_t *loc, int fd,
         path.len = r->path.len + names[i].len;
         r->path = path;
 
-        found = grn_http_find_location(r->srv, &r->path);
+        found = grn_http_find_location(r, r->srv, &r->path);
         if (found != r->loc) {
             close(ifd);
             r->loc = found;
@@ -1434,7 +1456,7 @@ grn_http_static_try(grn_http_request_t *r, grn_http_loc_conf_t *loc)
         return grn_http_error_page(r, 500);
     }
     r->path = uri;
-    r->loc = grn_http_find_location(r->srv, &r->path);
+    r->loc = grn_http_find_location(r, r->srv, &r->path);
     return GRN_DECLINED;
 }
 
@@ -1465,7 +1487,7 @@ grn_http_static_handler(grn_http_request_t *r, grn_http_loc_conf_t *loc)
     if (rc == GRN_AGAIN) {
         /* locations match the normalized path, as in nginx */
         r->path = path;
-        found = grn_http_find_location(r->srv, &r->path);
+        found = grn_http_find_location(r, r->srv, &r->path);
         if (found != r->loc) {
             r->loc = found;
             return GRN_DECLINED;
