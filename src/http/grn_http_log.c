@@ -638,7 +638,7 @@ grn_http_vars_compile(grn_conf_t *cf, grn_str_t *text, const char *directive,
     grn_http_log_format_t  *fmt;
 
     *out = NULL;
-    if (memchr(text->data, '$', text->len) == NULL) {
+    if (text->len == 0 || memchr(text->data, '$', text->len) == NULL) {
         return GRN_OK;
     }
     fmt = grn_pcalloc(cf->pool, sizeof(grn_http_log_format_t));
