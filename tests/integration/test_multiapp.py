@@ -139,6 +139,13 @@ http {{
         location / {{ pass django; }}
     }}
     server {{
+        listen 127.0.0.1:{g.port};
+        server_name ~^(?<tenant>[a-z]+)\\.tenants\\.test$;
+        location = /hello {{ return 200 "tenant $tenant\\n"; }}
+        location /static/ {{ root {base}/tenants/$tenant; }}
+        location / {{ pass falcon; }}
+    }}
+    server {{
         listen 127.0.0.1:{direct['flask']};
         location /static/ {{ root {site}; }}
         location / {{ pass flask; }}
@@ -179,6 +186,8 @@ def three():
         (base / "site" / "static").mkdir(parents=True)
         (base / "site" / "static" / "page.txt").write_bytes(STATIC_BODY)
         (base / "secret.txt").write_text("outside the root\n")
+        (base / "tenants" / "acme" / "static").mkdir(parents=True)
+        (base / "tenants" / "acme" / "static" / "page.txt").write_text("acme's page\n")
         for d, _, files in os.walk(base):
             os.chmod(d, 0o755)
             for f in files:
@@ -286,6 +295,17 @@ def test_apps_importing_a_module_of_the_same_name_do_not_see_each_others(three):
         who = whoami(three, name)
         assert who["helpers"] == name, who
         assert who["helpers_file"] == f"{three.base}/paths/{name}/helpers.py", who
+
+
+def test_server_name_captures_through_the_router(three):
+    r = three.get("/hello", headers={"Host": "acme.tenants.test"})
+    assert r.status == 200 and r.body == b"tenant acme\n", r
+    r = three.get("/static/page.txt", headers={"Host": "acme.tenants.test"})
+    assert r.status == 200 and r.body == b"acme's page\n", r
+    r = three.get("/static/page.txt", headers={"Host": "other.tenants.test"})
+    assert r.status == 404
+    r = three.get("/", headers={"Host": "acme.tenants.test"})
+    assert r.status == 200 and r.body == GREETING["falcon"]
 
 
 # --- static files --------------------------------------------------------------------
