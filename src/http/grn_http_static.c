@@ -1505,9 +1505,9 @@ grn_http_static_handler(grn_http_request_t *r, grn_http_loc_conf_t *loc)
         }
         if (rc == GRN_DECLINED) {
             grn_log_error(GRN_LOG_INFO, grn_pool_log(r->pool), 0, "\"%.*s\" has no file under "
-                          "the alias of location \"%.*s\"" GRN_HTTP_STATIC_REQ_FMT,
-                          (int) r->path.len, r->path.data, (int) loc->name.len, loc->name.data,
-                          GRN_HTTP_STATIC_REQ_ARGS(r));
+                          "the %s of location \"%.*s\"" GRN_HTTP_STATIC_REQ_FMT,
+                          (int) r->path.len, r->path.data, loc->alias.data ? "alias" : "root",
+                          (int) loc->name.len, loc->name.data, GRN_HTTP_STATIC_REQ_ARGS(r));
             return grn_http_error_page(r, 404);
         }
         return grn_http_static_open_failed(r, loc, p.full, errno);
