@@ -71,6 +71,10 @@ typedef struct grn_listening_s {
     int                      backlog;
     unsigned                 reuseport:1;
     unsigned                 ipv6only:1;
+    unsigned                 deferred:1;   /* TCP_DEFER_ACCEPT */
+    int                      mode;         /* unix socket file: chmod after bind; -1: 0666 */
+    uid_t                    owner_uid;    /* unix socket file: chown after bind; -1: leave */
+    gid_t                    owner_gid;
     unsigned                 ssl:1;
     unsigned                 proxy_protocol:1;
     unsigned                 inherited:1;  /* fd came from the previous cycle or binary */

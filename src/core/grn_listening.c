@@ -13,27 +13,45 @@
 #include <netinet/tcp.h>
 #include <sys/stat.h>
 
+#define GRN_LISTENING_DEFER_SECONDS  60    /* as client_header_timeout's default */
+
 /*
  * A unix socket file left by a server that died is removed; one that still accepts
- * connections belongs to a running server and is left alone (bind then fails clearly).
+ * connections belongs to a running server: that is an error, said plainly, rather than
+ * bind()'s "Address already in use". A file that is not a socket is never removed.
  */
-static void
-grn_listening_remove_stale(grn_listening_t *ls)
+static grn_int_t
+grn_listening_remove_stale(grn_listening_t *ls, grn_log_t *log)
 {
     int          fd;
     struct stat  st;
 
-    if (stat(ls->u.sun.sun_path, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-        return;
+    if (lstat(ls->u.sun.sun_path, &st) == -1) {
+        return GRN_OK;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        grn_log_error(GRN_LOG_EMERG, log, 0, "\"%s\" exists and is not a socket; remove it or "
+                      "choose another path for \"listen %.*s\"", ls->u.sun.sun_path,
+                      (int) ls->addr_text.len, ls->addr_text.data);
+        return GRN_ERROR;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1) {
-        return;
+        return GRN_OK;
     }
-    if (connect(fd, &ls->u.sockaddr, ls->socklen) == -1 && errno == ECONNREFUSED) {
-        unlink(ls->u.sun.sun_path);
+    if (connect(fd, &ls->u.sockaddr, ls->socklen) == 0) {
+        close(fd);
+        grn_log_error(GRN_LOG_EMERG, log, 0, "another server is listening on \"%s\"; stop it "
+                      "or choose another path for \"listen %.*s\"", ls->u.sun.sun_path,
+                      (int) ls->addr_text.len, ls->addr_text.data);
+        return GRN_ERROR;
+    }
+    if (errno == ECONNREFUSED && unlink(ls->u.sun.sun_path) == 0) {
+        grn_log_error(GRN_LOG_NOTICE, log, 0, "removed the stale socket file \"%s\"",
+                      ls->u.sun.sun_path);
     }
     close(fd);
+    return GRN_OK;
 }
 
 grn_int_t
@@ -67,7 +85,7 @@ grn_listening_open(grn_listening_t *ls, grn_log_t *log)
 
     if (ls->u.sockaddr.sa_family == AF_INET6) {
         /* As nginx: "[::]:80" means IPv6 only unless ipv6only=off, so 0.0.0.0:80 can coexist. */
-        int  only = 1;
+        int  only = ls->ipv6only;
 
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(only)) == -1) {
             grn_log_error(GRN_LOG_WARN, log, errno, "setsockopt(IPV6_V6ONLY) for %.*s failed",
@@ -77,7 +95,9 @@ grn_listening_open(grn_listening_t *ls, grn_log_t *log)
 
     /* An abstract socket (sun_path starts with NUL) has no file: nothing stale, no mode. */
     if (ls->u.sockaddr.sa_family == AF_UNIX && ls->u.sun.sun_path[0] != '\0') {
-        grn_listening_remove_stale(ls);
+        if (grn_listening_remove_stale(ls, log) != GRN_OK) {
+            goto failed;
+        }
     }
 
     if (bind(fd, &ls->u.sockaddr, ls->socklen) == -1) {
@@ -86,10 +106,26 @@ grn_listening_open(grn_listening_t *ls, grn_log_t *log)
         goto failed;
     }
 
-    if (ls->u.sockaddr.sa_family == AF_UNIX && ls->u.sun.sun_path[0] != '\0'
-        && chmod(ls->u.sun.sun_path, 0666) == -1)
-    {
-        grn_log_error(GRN_LOG_WARN, log, errno, "chmod() of \"%s\" failed", ls->u.sun.sun_path);
+    /*
+     * Permissions and owner before listen(), so no client can connect while the file still has
+     * bind()'s umask-derived mode. Without mode=, anyone may connect (0666), as before.
+     */
+    if (ls->u.sockaddr.sa_family == AF_UNIX && ls->u.sun.sun_path[0] != '\0') {
+        mode_t  mode = ls->mode >= 0 ? (mode_t) ls->mode : 0666;
+
+        if (ls->owner_uid != (uid_t) -1
+            && chown(ls->u.sun.sun_path, ls->owner_uid, ls->owner_gid) == -1)
+        {
+            grn_log_error(GRN_LOG_EMERG, log, errno, "chown() of \"%s\" to %d:%d failed "
+                          "(owner= needs greenc started as root)", ls->u.sun.sun_path,
+                          (int) ls->owner_uid, (int) ls->owner_gid);
+            goto failed;
+        }
+        if (chmod(ls->u.sun.sun_path, mode) == -1) {
+            grn_log_error(GRN_LOG_EMERG, log, errno, "chmod() of \"%s\" failed",
+                          ls->u.sun.sun_path);
+            goto failed;
+        }
     }
 
     if (listen(fd, ls->backlog) == -1) {
@@ -97,6 +133,22 @@ grn_listening_open(grn_listening_t *ls, grn_log_t *log)
                       (int) ls->addr_text.len, ls->addr_text.data);
         goto failed;
     }
+
+#ifdef TCP_DEFER_ACCEPT
+    if (ls->deferred) {
+        /*
+         * The kernel hands the connection over only once the client has sent something, so a
+         * silent connection costs no worker a slot; it is dropped after this many seconds.
+         */
+        int  secs = GRN_LISTENING_DEFER_SECONDS;
+
+        if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) == -1) {
+            grn_log_error(GRN_LOG_EMERG, log, errno, "setsockopt(TCP_DEFER_ACCEPT) for %.*s "
+                          "failed", (int) ls->addr_text.len, ls->addr_text.data);
+            goto failed;
+        }
+    }
+#endif
 
     ls->fd = fd;
     return GRN_OK;

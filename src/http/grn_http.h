@@ -105,6 +105,8 @@ struct grn_http_conn_s {
     unsigned               eof:1;        /* the client closed its side */
     unsigned               rdhup:1;      /* the client shut its sending side */
     unsigned               logged:1;     /* the request's access log line is written */
+    unsigned               proxy_protocol:1;   /* the PROXY header is still to be read */
+    unsigned               realip:1;     /* remote_addr came from real_ip_header */
 
     void                  *fwd;          /* internal socket: grn_http_forwarded_t, per request */
 
@@ -240,8 +242,29 @@ void grn_http_log_worker_done(grn_http_worker_t *w);
 void grn_http_conn_log(grn_uint_t level, grn_http_conn_t *hc, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* grn_http_realip.c */
+/* Compiles the server's own set_real_ip_from list (before the merge); GRN_ERROR on failure. */
+grn_int_t grn_http_realip_compile(grn_pool_t *pool, grn_http_srv_conf_t *srv);
+/* The connection's peer (the socket's, or the PROXY header's, address) is in set_real_ip_from. */
+grn_flag_t grn_http_realip_peer_trusted(grn_http_srv_conf_t *srv, grn_http_connection_t *c);
+/*
+ * Once the request's server is known: a trusted peer's client address (real_ip_header) and
+ * scheme (X-Forwarded-Proto) replace the connection's for this request.
+ */
+void grn_http_realip(grn_http_conn_t *hc, grn_http_request_t *r);
+/* Before each request: the connection's address is the peer's again. */
+void grn_http_realip_reset(grn_http_conn_t *hc);
+
+/* grn_http_proxy_protocol.c */
+/*
+ * Reads the PROXY protocol header (v1 or v2) at hc->buf + hc->parsed. GRN_OK: read (the
+ * connection's address is the one it names), GRN_AGAIN: incomplete, GRN_ERROR: not a valid
+ * header (logged at info; the caller closes the connection).
+ */
+grn_int_t grn_http_proxy_protocol_read(grn_http_conn_t *hc);
+
 /* grn_http_request_id.c */
-/* Compiles set_real_ip_from for the trust checks; sets up the connection counter. */
+/* Sets up the connection counter shared by the workers. */
 grn_int_t grn_http_request_id_conf(grn_conf_t *cf, grn_http_main_conf_t *hmcf);
 /* A serial number for a new connection, unique across the workers: $connection. */
 grn_uint_t grn_http_next_connection_number(void);

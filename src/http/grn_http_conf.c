@@ -15,7 +15,9 @@
 #include "grn_http.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 
 static char *grn_http_block(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_http_server(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
@@ -30,6 +32,7 @@ static char *grn_http_log_format(grn_conf_t *cf, const grn_command_t *cmd, void 
 static char *grn_http_access_log(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_http_large_buffers(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_http_real_ip_from(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
+static char *grn_http_real_ip_header(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_http_body_size(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 static char *grn_http_temp_path(grn_conf_t *cf, const grn_command_t *cmd, void *conf);
 
@@ -86,13 +89,16 @@ const grn_command_t grn_http_commands[] = {
     { grn_string("log_format"), GRN_HTTP_CONF | GRN_CONF_2MORE,
       grn_http_log_format, GRN_CONF_CTX_HTTP, 0, NULL },
 
-    { grn_string("set_real_ip_from"), GRN_HTTP_CONF | GRN_CONF_TAKE1,
-      grn_http_real_ip_from, GRN_CONF_CTX_HTTP,
-      offsetof(grn_http_main_conf_t, real_ip_from), NULL },
+    { grn_string("set_real_ip_from"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE1,
+      grn_http_real_ip_from, GRN_CONF_CTX_SRV,
+      offsetof(grn_http_srv_conf_t, real_ip_from), NULL },
 
-    { grn_string("real_ip_header"), GRN_HTTP_CONF | GRN_CONF_TAKE1,
-      grn_conf_set_str_slot, GRN_CONF_CTX_HTTP,
-      offsetof(grn_http_main_conf_t, real_ip_header), NULL },
+    { grn_string("real_ip_header"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE1,
+      grn_http_real_ip_header, GRN_CONF_CTX_SRV, 0, NULL },
+
+    { grn_string("real_ip_recursive"), GRN_HTTP_SRV_LEVELS | GRN_CONF_FLAG,
+      grn_conf_set_flag_slot, GRN_CONF_CTX_SRV,
+      offsetof(grn_http_srv_conf_t, real_ip_recursive), NULL },
 
     { grn_string("access_log"), GRN_HTTP_LEVELS | GRN_CONF_1MORE,
       grn_http_access_log, GRN_CONF_CTX_LOC, 0, NULL },
@@ -181,8 +187,7 @@ grn_http_block(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf G
         || grn_array_init(&hmcf->log_formats, cf->pool, 2, sizeof(grn_http_log_format_t))
            != GRN_OK
         || grn_array_init(&hmcf->log_buffers, cf->pool, 1, sizeof(grn_http_log_buffer_conf_t))
-           != GRN_OK
-        || grn_array_init(&hmcf->trusted, cf->pool, 2, sizeof(grn_http_cidr_t)) != GRN_OK)
+           != GRN_OK)
     {
         return GRN_CONF_ERROR;
     }
@@ -243,6 +248,8 @@ grn_http_create_srv_conf(grn_conf_t *cf)
     srv->client_header_buffer_size = GRN_CONF_UNSET_SIZE;
     srv->large_client_header_buffer_size = GRN_CONF_UNSET_SIZE;
     srv->large_client_header_buffers = GRN_CONF_UNSET;
+    srv->real_ip_header = GRN_CONF_UNSET_UINT;
+    srv->real_ip_recursive = GRN_CONF_UNSET;
     srv->file = cf->conf_file->name;
     srv->line = cf->conf_file->line;
     return srv;
@@ -660,6 +667,74 @@ grn_http_same_sockaddr(const struct sockaddr *a, socklen_t alen, const struct so
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* mode=0660: the unix socket file's permissions, octal, set after bind. */
+static char *
+grn_http_listen_mode(grn_conf_t *cf, grn_str_t *p, grn_http_listen_t *ls)
+{
+    size_t  i;
+    int     mode = 0;
+
+    for (i = 5; i < p->len; i++) {
+        if (p->data[i] < '0' || p->data[i] > '7' || i > 8) {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid \"%.*s\" of the \"listen\" "
+                               "directive, it must be octal permissions such as mode=0660",
+                               (int) p->len, p->data);
+            return GRN_CONF_ERROR;
+        }
+        mode = mode * 8 + (p->data[i] - '0');
+    }
+    if (mode > 0777) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "invalid \"%.*s\" of the \"listen\" directive, "
+                           "it must be at most 0777", (int) p->len, p->data);
+        return GRN_CONF_ERROR;
+    }
+    ls->mode = mode;
+    return GRN_CONF_OK;
+}
+
+/* owner=user or owner=user:group: the unix socket file's owner, set after bind (as root). */
+static char *
+grn_http_listen_owner(grn_conf_t *cf, grn_str_t *p, grn_http_listen_t *ls)
+{
+    char            name[256], *colon;
+    size_t          len = p->len - 6;
+    struct group   *gr;
+    struct passwd  *pw;
+
+    if (len >= sizeof(name)) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "too long \"%.*s\" of the \"listen\" directive",
+                           (int) p->len, p->data);
+        return GRN_CONF_ERROR;
+    }
+    memcpy(name, p->data + 6, len);
+    name[len] = '\0';
+
+    colon = strchr(name, ':');
+    if (colon) {
+        *colon++ = '\0';
+    }
+
+    pw = name[0] ? getpwnam(name) : NULL;
+    if (pw == NULL) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "unknown user \"%s\" in \"%.*s\" of the "
+                           "\"listen\" directive", name, (int) p->len, p->data);
+        return GRN_CONF_ERROR;
+    }
+    ls->owner_uid = pw->pw_uid;
+    ls->owner_gid = pw->pw_gid;
+
+    if (colon) {
+        gr = colon[0] ? getgrnam(colon) : NULL;
+        if (gr == NULL) {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "unknown group \"%s\" in \"%.*s\" of the "
+                               "\"listen\" directive", colon, (int) p->len, p->data);
+            return GRN_CONF_ERROR;
+        }
+        ls->owner_gid = gr->gr_gid;
+    }
+    return GRN_CONF_OK;
+}
+
 static char *
 grn_http_listen(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
 {
@@ -676,6 +751,10 @@ grn_http_listen(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
     }
     memset(ls, 0, sizeof(*ls));
     ls->backlog = grn_http_default_backlog();
+    ls->ipv6only = 1;                       /* as nginx: [::]:80 leaves 0.0.0.0:80 free */
+    ls->mode = -1;
+    ls->owner_uid = (uid_t) -1;
+    ls->owner_gid = (gid_t) -1;
 
     if (grn_http_parse_addr(cf, &value[1], ls) != GRN_CONF_OK) {
         return GRN_CONF_ERROR;
@@ -696,6 +775,16 @@ grn_http_listen(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
             ls->ipv6only = 1;
         } else if (grn_str_eq_lit(p, "ipv6only=off")) {
             ls->ipv6only = 0;
+        } else if (grn_str_eq_lit(p, "deferred")) {
+            ls->deferred = 1;
+        } else if (p->len > 5 && strncmp(p->data, "mode=", 5) == 0) {
+            if (grn_http_listen_mode(cf, p, ls) != GRN_CONF_OK) {
+                return GRN_CONF_ERROR;
+            }
+        } else if (p->len > 6 && strncmp(p->data, "owner=", 6) == 0) {
+            if (grn_http_listen_owner(cf, p, ls) != GRN_CONF_OK) {
+                return GRN_CONF_ERROR;
+            }
         } else if (p->len > 8 && strncmp(p->data, "backlog=", 8) == 0) {
             grn_int_t  n = grn_atoi(p->data + 8, p->len - 8);
 
@@ -711,6 +800,19 @@ grn_http_listen(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
                                (int) p->len, p->data);
             return GRN_CONF_ERROR;
         }
+    }
+
+    if (ls->u.sockaddr.sa_family == AF_UNIX) {
+        if (ls->deferred || ls->reuseport) {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "\"deferred\" and \"reuseport\" apply to "
+                               "TCP listeners, not to %.*s",
+                               (int) ls->addr_text.len, ls->addr_text.data);
+            return GRN_CONF_ERROR;
+        }
+    } else if (ls->mode != -1 || ls->owner_uid != (uid_t) -1) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "\"mode=\" and \"owner=\" apply to unix socket "
+                           "listeners, not to %.*s", (int) ls->addr_text.len, ls->addr_text.data);
+        return GRN_CONF_ERROR;
     }
 
     if (ls->ssl) {
@@ -1232,6 +1334,49 @@ invalid:
     return GRN_CONF_ERROR;
 }
 
+/*
+ * real_ip_header: X-Real-IP (nginx's default), X-Forwarded-For, Forwarded (RFC 7239 "for="),
+ * proxy_protocol, or any other field name, read as one address like X-Real-IP.
+ */
+static char *
+grn_http_real_ip_header(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
+{
+    size_t                i;
+    grn_str_t            *value = cf->args->elts;
+    grn_http_srv_conf_t  *srv = conf;
+
+    if (srv->real_ip_header != GRN_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (grn_str_eq_lit(&value[1], "proxy_protocol")) {
+        srv->real_ip_header = GRN_HTTP_REALIP_PROXY_PROTOCOL;
+    } else {
+        for (i = 0; i < value[1].len; i++) {
+            unsigned char  ch = (unsigned char) value[1].data[i];
+
+            /* RFC 9110 5.1: a field name is a token. */
+            if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch) != NULL) {
+                grn_conf_log_error(GRN_LOG_EMERG, cf, 0,
+                                   "invalid value \"%.*s\" in \"real_ip_header\" directive, "
+                                   "it must be a header field name (X-Real-IP, X-Forwarded-For, "
+                                   "Forwarded) or proxy_protocol",
+                                   (int) value[1].len, value[1].data);
+                return GRN_CONF_ERROR;
+            }
+        }
+        if (value[1].len == 15 && strncasecmp(value[1].data, "X-Forwarded-For", 15) == 0) {
+            srv->real_ip_header = GRN_HTTP_REALIP_X_FORWARDED_FOR;
+        } else if (value[1].len == 9 && strncasecmp(value[1].data, "Forwarded", 9) == 0) {
+            srv->real_ip_header = GRN_HTTP_REALIP_FORWARDED;
+        } else {
+            srv->real_ip_header = GRN_HTTP_REALIP_X_REAL_IP;
+        }
+    }
+    srv->real_ip_header_name = value[1];
+    return GRN_CONF_OK;
+}
+
 
 /* After parsing: merge, resolve, assemble listeners. */
 
@@ -1253,6 +1398,21 @@ grn_http_merge_srv(grn_http_srv_conf_t *conf, grn_http_srv_conf_t *prev)
     if (conf->ssl_certificate_key.data == NULL) {
         conf->ssl_certificate_key = prev->ssl_certificate_key;
     }
+
+    /* As nginx: a server with set_real_ip_from of its own does not add the http level's. */
+    if (conf->real_ip_from == NULL) {
+        conf->real_ip_from = prev->real_ip_from;
+        conf->trusted = prev->trusted;
+    }
+    if (conf->real_ip_header == GRN_CONF_UNSET_UINT) {
+        conf->real_ip_header = prev->real_ip_header;
+        conf->real_ip_header_name = prev->real_ip_header_name;
+    }
+    if (conf->real_ip_header == GRN_CONF_UNSET_UINT) {
+        conf->real_ip_header = GRN_HTTP_REALIP_X_REAL_IP;
+        grn_str_set(&conf->real_ip_header_name, "X-Real-IP");
+    }
+    grn_conf_merge_value(conf->real_ip_recursive, prev->real_ip_recursive, 0);
 }
 
 static void
@@ -1374,6 +1534,10 @@ grn_http_add_listening(grn_conf_t *cf, grn_cycle_t *cycle, grn_http_listen_t *ls
     ls->backlog = lsc->backlog;
     ls->reuseport = lsc->reuseport;
     ls->ipv6only = lsc->ipv6only;
+    ls->deferred = lsc->deferred;
+    ls->mode = lsc->mode;
+    ls->owner_uid = lsc->owner_uid;
+    ls->owner_gid = lsc->owner_gid;
     ls->ssl = lsc->ssl;
     ls->proxy_protocol = lsc->proxy_protocol;
 
@@ -1462,6 +1626,9 @@ grn_http_add_internal_listening(grn_conf_t *cf, grn_cycle_t *cycle)
         }
         memset(internal, 0, sizeof(*internal));
         internal->fd = -1;
+        internal->mode = -1;
+        internal->owner_uid = (uid_t) -1;
+        internal->owner_gid = (gid_t) -1;
         internal->internal = 1;
         internal->app = apps[a];
         internal->servers = iaddr;
@@ -1629,11 +1796,17 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
         return GRN_ERROR;
     }
 
+    if (grn_http_realip_compile(cf->pool, hmcf->srv) != GRN_OK) {
+        return GRN_ERROR;
+    }
     grn_http_merge_srv(hmcf->srv, hmcf->srv);
     grn_http_merge_loc(hmcf->loc, hmcf->loc);
 
     srv = hmcf->servers.elts;
     for (i = 0; i < hmcf->servers.nelts; i++) {
+        if (grn_http_realip_compile(cf->pool, srv[i]) != GRN_OK) {
+            return GRN_ERROR;
+        }
         grn_http_merge_srv(srv[i], hmcf->srv);
         grn_http_merge_loc(srv[i]->loc, hmcf->loc);
 

@@ -35,6 +35,12 @@ typedef struct grn_http_loc_conf_s  grn_http_loc_conf_t;
 #define GRN_HTTP_SYMLINKS_ON         1    /* none */
 #define GRN_HTTP_SYMLINKS_NOT_OWNER  2    /* those owned by the owner of their target */
 
+/* real_ip_header: where a trusted peer's idea of the client address is read from. */
+#define GRN_HTTP_REALIP_X_REAL_IP        0    /* one address; also any other field name */
+#define GRN_HTTP_REALIP_X_FORWARDED_FOR  1    /* a list, the client first */
+#define GRN_HTTP_REALIP_FORWARDED        2    /* RFC 7239 for= parameters */
+#define GRN_HTTP_REALIP_PROXY_PROTOCOL   3    /* the PROXY header only, no field */
+
 /* One `listen` directive as parsed. */
 typedef struct {
     grn_str_t              addr_text;
@@ -52,6 +58,10 @@ typedef struct {
     unsigned               reuseport:1;
     unsigned               proxy_protocol:1;
     unsigned               ipv6only:1;
+    unsigned               deferred:1;
+    int                    mode;          /* unix socket: chmod after bind; -1: default */
+    uid_t                  owner_uid;     /* unix socket: chown after bind; -1: leave */
+    gid_t                  owner_gid;
 } grn_http_listen_t;
 
 typedef struct {
@@ -170,6 +180,13 @@ struct grn_http_srv_conf_s {
     size_t                 large_client_header_buffer_size;
     grn_int_t              large_client_header_buffers;
 
+    /* The client's address behind trusted proxies (grn_http_realip.c). */
+    grn_array_t           *real_ip_from;  /* of grn_str_t, as written; NULL: none here */
+    grn_array_t           *trusted;       /* of grn_http_cidr_t: real_ip_from compiled */
+    grn_uint_t             real_ip_header;     /* GRN_HTTP_REALIP_* */
+    grn_str_t              real_ip_header_name;
+    grn_flag_t             real_ip_recursive;
+
     grn_http_loc_conf_t   *loc;           /* settings written at server level */
     grn_array_t            locations;     /* of grn_http_loc_conf_t *, in order of appearance */
     grn_array_t            named;         /* of grn_http_loc_conf_t *: location @name */
@@ -185,9 +202,6 @@ typedef struct {
     grn_array_t            locations;     /* of grn_http_loc_conf_t *, every one, nested too */
     grn_array_t            log_formats;   /* of grn_http_log_format_t */
     grn_array_t           *capture_refs;  /* of grn_http_capture_ref_t, checked at the end */
-    grn_array_t           *real_ip_from;  /* of grn_str_t CIDR, as written */
-    grn_array_t            trusted;       /* of grn_http_cidr_t: real_ip_from compiled */
-    grn_str_t              real_ip_header;
     grn_array_t            log_buffers;   /* of grn_http_log_buffer_conf_t */
     grn_str_t              request_id_header;   /* taken from trusted peers; len 0: never */
     grn_http_srv_conf_t   *srv;           /* settings written at http level */

@@ -198,6 +198,11 @@ grn_http_addr_text(struct sockaddr *sa, grn_str_t *text, size_t size, grn_uint_t
                   (socklen_t) size);
         *port = ntohs(((struct sockaddr_in6 *) sa)->sin6_port);
         break;
+    case AF_UNIX:
+        /* As nginx's $remote_addr: a unix-socket client has no address of its own. */
+        memcpy(text->data, "unix:", 6);
+        *port = 0;
+        break;
     default:
         text->data[0] = '\0';
         *port = 0;
@@ -209,6 +214,7 @@ grn_http_addr_text(struct sockaddr *sa, grn_str_t *text, size_t size, grn_uint_t
 typedef struct {
     grn_http_conn_t  hc;
     char             remote[INET6_ADDRSTRLEN];
+    char             peer[INET6_ADDRSTRLEN];
     char             local[INET6_ADDRSTRLEN];
 } grn_http_conn_block_t;
 
@@ -303,6 +309,7 @@ grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
         }
         hc = &block->hc;
         hc->c.remote_addr.data = block->remote;
+        hc->c.peer_addr.data = block->peer;
         hc->c.local_addr.data = block->local;
         hc->body.fd = -1;
     }
@@ -321,6 +328,11 @@ grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
 
     grn_http_addr_text((struct sockaddr *) &sa, &hc->c.remote_addr, sizeof(block->remote),
                        &hc->c.remote_port);
+    memcpy(hc->c.peer_addr.data, hc->c.remote_addr.data, hc->c.remote_addr.len + 1);
+    hc->c.peer_addr.len = hc->c.remote_addr.len;
+    hc->c.peer_port = hc->c.remote_port;
+    hc->proxy_protocol = ls->proxy_protocol;
+    hc->realip = 0;
 
     if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) {
         /*
@@ -584,6 +596,23 @@ grn_http_conn_respond(grn_http_conn_t *hc)
 static grn_int_t
 grn_http_parse(grn_http_conn_t *hc)
 {
+    /* A `proxy_protocol` listener: the balancer's header comes first, once per connection. */
+    if (hc->proxy_protocol) {
+        grn_int_t  rc = grn_http_proxy_protocol_read(hc);
+
+        if (rc == GRN_AGAIN) {
+            return GRN_AGAIN;
+        }
+        if (rc != GRN_OK) {
+            grn_http_close(hc);
+            return GRN_DONE;
+        }
+        hc->proxy_protocol = 0;
+        if (hc->parsed == hc->buf_len) {
+            return GRN_AGAIN;
+        }
+    }
+
     /* On an app's internal socket each request comes after the router's forwarding line. */
     if (hc->c.listening->internal && hc->fwd == NULL && hc->r == NULL) {
         grn_int_t  rc = grn_http_forward_preamble(hc);
@@ -968,7 +997,11 @@ grn_http_conn_run(grn_http_conn_t *hc)
         case GRN_HTTP_IDLE:
         case GRN_HTTP_READING:
             if (hc->buf && hc->parsed < hc->buf_len && !hc->msg_done) {
-                if (grn_http_parse(hc) == GRN_OK) {
+                rc = grn_http_parse(hc);
+                if (rc == GRN_DONE) {
+                    return;
+                }
+                if (rc == GRN_OK) {
                     continue;
                 }
             }

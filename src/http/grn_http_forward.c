@@ -10,8 +10,10 @@
  * tables, so an app worker of the same generation takes the location the router chose without
  * routing again. During a reload or binary upgrade, routers and app workers of two generations
  * share the internal socket: an app worker that sees another generation routes by server name
- * and path with its own configuration instead. Flags: 1 = https. The client address is "-"
- * for a unix-socket client. The server name, the only field that could hold a space (a regex
+ * and path with its own configuration instead. Flags: 1 = https. The client address is
+ * "unix:" for a unix-socket client (older routers sent "-"); it is the address after the
+ * router applied proxy_protocol and real_ip_header, and https is the scheme after
+ * X-Forwarded-Proto, so the app sees what a direct listener would have shown it. The server name, the only field that could hold a space (a regex
  * server_name as written), is last and runs to the end of the line.
  *
  * The line is trusted only on an internal socket, whose peer must be the router's user: an
@@ -160,8 +162,9 @@ grn_http_forward_preamble(grn_http_conn_t *hc)
     if (grn_http_forward_field(&p, end, &f) != GRN_OK || f.len >= sizeof(text)) {
         return GRN_ERROR;
     }
-    if (f.len == 1 && f.data[0] == '-') {
-        hc->c.remote_addr.len = 0;
+    if ((f.len == 1 && f.data[0] == '-') || (f.len == 5 && memcmp(f.data, "unix:", 5) == 0)) {
+        memcpy(hc->c.remote_addr.data, "unix:", 6);
+        hc->c.remote_addr.len = 5;
     } else {
         memcpy(text, f.data, f.len);
         text[f.len] = '\0';
@@ -178,6 +181,11 @@ grn_http_forward_preamble(grn_http_conn_t *hc)
         return GRN_ERROR;
     }
     hc->c.remote_port = port;
+
+    /* The router vouches for the address: it is this request's peer as well. */
+    memcpy(hc->c.peer_addr.data, hc->c.remote_addr.data, hc->c.remote_addr.len + 1);
+    hc->c.peer_addr.len = hc->c.remote_addr.len;
+    hc->c.peer_port = port;
 
     if (grn_http_forward_field(&p, end, &f) != GRN_OK
         || grn_http_forward_number(&f, &fwd->server_port) != GRN_OK

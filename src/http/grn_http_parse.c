@@ -75,6 +75,9 @@ grn_http_create_request(grn_http_conn_t *hc)
     r->content_length = -1;
     r->response.content_length = -1;
     r->https = hc->c.listening->ssl;
+    if (!hc->c.listening->internal) {
+        grn_http_realip_reset(hc);
+    }
     return r;
 }
 
@@ -519,6 +522,9 @@ grn_http_on_headers_complete(llhttp_t *p)
     r->srv = srv;
     r->loc = grn_http_asterisk(r) ? grn_http_find_location(r, srv, &grn_http_root)
                                   : grn_http_find_location(r, srv, &r->path);
+
+    /* The client behind a trusted proxy, now that the server (and its trust) is known. */
+    grn_http_realip(hc, r);
 
     /* What the app sees as SERVER_NAME and SERVER_PORT. */
     r->server_port = grn_listening_port(ls);

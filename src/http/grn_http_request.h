@@ -41,8 +41,12 @@ typedef struct {
 struct grn_http_connection_s {
     int                    fd;
     grn_listening_t       *listening;
-    grn_str_t              remote_addr;     /* "127.0.0.1", "::1", "" for unix sockets */
+    grn_str_t              remote_addr;     /* the client: "127.0.0.1", "::1", "unix:" for
+                                               unix sockets, or a trusted proxy's idea of it
+                                               (real_ip_header) for the current request */
     grn_uint_t             remote_port;
+    grn_str_t              peer_addr;       /* the socket's peer, or the PROXY header's */
+    grn_uint_t             peer_port;
     grn_str_t              local_addr;
     grn_uint_t             local_port;
     grn_uint_t             requests;        /* served on this connection so far */

@@ -18,7 +18,6 @@
 #include "grn_core.h"
 #include "grn_http.h"
 
-#include <arpa/inet.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 
@@ -109,62 +108,6 @@ grn_rid_valid(const grn_str_t *v)
     return 1;
 }
 
-static grn_flag_t
-grn_rid_bits_match(const unsigned char *a, const unsigned char *b, grn_uint_t bits)
-{
-    grn_uint_t  bytes = bits / 8, rest = bits % 8;
-
-    if (memcmp(a, b, bytes) != 0) {
-        return 0;
-    }
-    if (rest == 0) {
-        return 1;
-    }
-    return ((a[bytes] ^ b[bytes]) & (0xff << (8 - rest))) == 0;
-}
-
-/* The peer of the connection is in set_real_ip_from. */
-static grn_flag_t
-grn_rid_peer_trusted(grn_http_main_conf_t *hmcf, grn_http_connection_t *c)
-{
-    int               family;
-    char              text[INET6_ADDRSTRLEN];
-    grn_uint_t        i;
-    unsigned char     addr[16];
-    grn_http_cidr_t  *cidr;
-
-    if (hmcf->trusted.nelts == 0) {
-        return 0;
-    }
-
-    if (c->remote_addr.len == 0) {
-        family = AF_UNIX;
-    } else {
-        if (c->remote_addr.len >= sizeof(text)) {
-            return 0;
-        }
-        memcpy(text, c->remote_addr.data, c->remote_addr.len);
-        text[c->remote_addr.len] = '\0';
-        if (inet_pton(AF_INET, text, addr) == 1) {
-            family = AF_INET;
-        } else if (inet_pton(AF_INET6, text, addr) == 1) {
-            family = AF_INET6;
-        } else {
-            return 0;
-        }
-    }
-
-    cidr = hmcf->trusted.elts;
-    for (i = 0; i < hmcf->trusted.nelts; i++) {
-        if (cidr[i].family == family
-            && (family == AF_UNIX || grn_rid_bits_match(cidr[i].addr, addr, cidr[i].bits)))
-        {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 grn_str_t *
 grn_http_request_id(grn_http_request_t *r)
 {
@@ -186,7 +129,9 @@ grn_http_request_id(grn_http_request_t *r)
                 && strncasecmp(h[i].name.data, hmcf->request_id_header.data, h[i].name.len)
                    == 0)
             {
-                if (grn_rid_valid(&h[i].value) && grn_rid_peer_trusted(hmcf, r->connection)) {
+                if (grn_rid_valid(&h[i].value)
+                    && grn_http_realip_peer_trusted(r->srv ? r->srv : hmcf->srv, r->connection))
+                {
                     r->request_id = h[i].value;
                     return &r->request_id;
                 }
@@ -232,14 +177,9 @@ grn_http_next_connection_number(void)
 }
 
 grn_int_t
-grn_http_request_id_conf(grn_conf_t *cf, grn_http_main_conf_t *hmcf)
+grn_http_request_id_conf(grn_conf_t *cf, grn_http_main_conf_t *hmcf GRN_UNUSED)
 {
-    char             *slash, buf[INET6_ADDRSTRLEN + 1];
-    void             *page;
-    size_t            len;
-    grn_uint_t        i;
-    grn_str_t        *from;
-    grn_http_cidr_t  *cidr;
+    void  *page;
 
     if (grn_http_conn_counter == NULL) {
         page = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -250,46 +190,6 @@ grn_http_request_id_conf(grn_conf_t *cf, grn_http_main_conf_t *hmcf)
                           "failed");
         } else {
             grn_http_conn_counter = page;
-        }
-    }
-
-    if (hmcf->real_ip_from == NULL || hmcf->real_ip_from == GRN_CONF_UNSET_PTR) {
-        return GRN_OK;
-    }
-
-    /* The entries were checked when read (grn_http_real_ip_from): only conversion is left. */
-    from = hmcf->real_ip_from->elts;
-    for (i = 0; i < hmcf->real_ip_from->nelts; i++) {
-        cidr = grn_array_push(&hmcf->trusted);
-        if (cidr == NULL) {
-            return GRN_ERROR;
-        }
-        memset(cidr, 0, sizeof(*cidr));
-
-        if (grn_str_eq_lit(&from[i], "unix:")) {
-            cidr->family = AF_UNIX;
-            continue;
-        }
-
-        slash = memchr(from[i].data, '/', from[i].len);
-        len = slash ? (size_t) (slash - from[i].data) : from[i].len;
-        if (len >= sizeof(buf)) {
-            return GRN_ERROR;
-        }
-        memcpy(buf, from[i].data, len);
-        buf[len] = '\0';
-
-        if (inet_pton(AF_INET, buf, cidr->addr) == 1) {
-            cidr->family = AF_INET;
-            cidr->bits = 32;
-        } else if (inet_pton(AF_INET6, buf, cidr->addr) == 1) {
-            cidr->family = AF_INET6;
-            cidr->bits = 128;
-        } else {
-            return GRN_ERROR;
-        }
-        if (slash) {
-            cidr->bits = (grn_uint_t) grn_atoi(slash + 1, from[i].data + from[i].len - slash - 1);
         }
     }
     return GRN_OK;
