@@ -173,6 +173,30 @@ grn_listening_port(grn_listening_t *ls)
 }
 
 /*
+ * getsockname() of a unix socket gives a length that ends at its path's NUL (or, abstract,
+ * at the name's end) while the config's address is a whole sockaddr_un: compare the names.
+ */
+static grn_flag_t
+grn_listening_same(grn_listening_t *ls, struct sockaddr_storage *sa, socklen_t len)
+{
+    size_t                    off = offsetof(struct sockaddr_un, sun_path);
+    const struct sockaddr_un *sun = (const struct sockaddr_un *) sa;
+
+    if (sa->ss_family != AF_UNIX || ls->u.sockaddr.sa_family != AF_UNIX) {
+        return ls->socklen == len && memcmp(&ls->u.storage, sa, len) == 0;
+    }
+    if (len <= off) {
+        return 0;
+    }
+    if (sun->sun_path[0] == '\0') {
+        /* Abstract: the name is exactly len - off bytes, NULs included. */
+        return ls->u.sun.sun_path[0] == '\0' && ls->socklen == len
+               && memcmp(ls->u.sun.sun_path, sun->sun_path, len - off) == 0;
+    }
+    return strncmp(ls->u.sun.sun_path, sun->sun_path, sizeof(sun->sun_path)) == 0;
+}
+
+/*
  * A listening socket handed over by a previous binary or by systemd: it becomes the fd of the
  * configured listener with the same address. GRN_DECLINED when no listener has that address
  * (the caller closes it), GRN_ERROR when the fd is not a socket.
@@ -193,7 +217,7 @@ grn_listening_adopt(grn_cycle_t *cycle, int fd, grn_log_t *log)
     }
 
     for (i = 0; i < cycle->listening.nelts; i++) {
-        if (ls[i].fd == -1 && ls[i].socklen == len && memcmp(&ls[i].u.storage, &sa, len) == 0) {
+        if (ls[i].fd == -1 && grn_listening_same(&ls[i], &sa, len)) {
             ls[i].fd = fd;
             ls[i].inherited = 1;
             (void) fcntl(fd, F_SETFD, FD_CLOEXEC);

@@ -620,6 +620,7 @@ static void
 grn_master_close_listening(grn_cycle_t *cycle)
 {
     grn_uint_t        i, c;
+    grn_flag_t        keep_files = grn_upgrade_socket_files_shared();
     grn_cycle_t      *one;
     grn_listening_t  *ls;
 
@@ -632,7 +633,7 @@ grn_master_close_listening(grn_cycle_t *cycle)
             }
             if (!grn_master_fd_shared(cycle, one, ls[i].fd)) {
                 close(ls[i].fd);
-                if (ls[i].u.sockaddr.sa_family == AF_UNIX) {
+                if (ls[i].u.sockaddr.sa_family == AF_UNIX && !keep_files) {
                     unlink(ls[i].u.sun.sun_path);
                 }
             }

@@ -72,6 +72,8 @@ void grn_upgrade_start(grn_cycle_t *cycle);
 pid_t grn_upgrade_new_master(void);
 void grn_upgrade_reaped(grn_cycle_t *cycle, int status);
 const char *grn_upgrade_pid_path(grn_cycle_t *cycle);
+/* The other master of an upgrade still serves this master's unix socket files. */
+grn_flag_t grn_upgrade_socket_files_shared(void);
 /* A master started by an upgrade adopts the listening sockets named in GREENC. */
 grn_int_t grn_upgrade_adopt(grn_cycle_t *cycle, grn_log_t *log);
 grn_flag_t grn_upgrade_inherited(void);

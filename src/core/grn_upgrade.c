@@ -17,6 +17,7 @@
 static char   **grn_upgrade_argv;
 static char    *grn_upgrade_oldbin;       /* the renamed pid file while an upgrade runs */
 static pid_t    grn_upgrade_pid;          /* the new master, 0 when none */
+static pid_t    grn_upgrade_parent;       /* the old master, in a master an upgrade started */
 
 void
 grn_upgrade_save_argv(char **argv)
@@ -186,6 +187,7 @@ grn_upgrade_adopt(grn_cycle_t *cycle, grn_log_t *log)
     }
 
     grn_log_error(GRN_LOG_NOTICE, log, 0, "using inherited sockets from \"%s\"", var);
+    grn_upgrade_parent = getppid();
 
     for (p = var; *p; p = end) {
         fd = (int) strtol(p, &end, 10);
@@ -214,4 +216,19 @@ grn_flag_t
 grn_upgrade_inherited(void)
 {
     return getenv(GREENC_VAR) != NULL;
+}
+
+/*
+ * A unix socket file is shared with the other master of an upgrade: the old one must not
+ * remove it when QUIT commits the upgrade, nor the new one when QUIT rolls it back, or the
+ * master that stays would serve a socket nobody can reach by its path.
+ */
+grn_flag_t
+grn_upgrade_socket_files_shared(void)
+{
+    if (grn_upgrade_pid != 0) {
+        return 1;
+    }
+    return grn_upgrade_parent > 1 && getppid() == grn_upgrade_parent
+           && kill(grn_upgrade_parent, 0) == 0;
 }

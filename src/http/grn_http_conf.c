@@ -771,10 +771,14 @@ grn_http_listen(grn_conf_t *cf, const grn_command_t *cmd GRN_UNUSED, void *conf)
             ls->reuseport = 1;
         } else if (grn_str_eq_lit(p, "proxy_protocol")) {
             ls->proxy_protocol = 1;
-        } else if (grn_str_eq_lit(p, "ipv6only=on")) {
-            ls->ipv6only = 1;
-        } else if (grn_str_eq_lit(p, "ipv6only=off")) {
-            ls->ipv6only = 0;
+        } else if (grn_str_eq_lit(p, "ipv6only=on") || grn_str_eq_lit(p, "ipv6only=off")) {
+            if (ls->u.sockaddr.sa_family != AF_INET6) {
+                grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "\"%.*s\" applies to IPv6 addresses "
+                                   "such as [::]:8000, not to %.*s", (int) p->len, p->data,
+                                   (int) ls->addr_text.len, ls->addr_text.data);
+                return GRN_CONF_ERROR;
+            }
+            ls->ipv6only = grn_str_eq_lit(p, "ipv6only=on");
         } else if (grn_str_eq_lit(p, "deferred")) {
             ls->deferred = 1;
         } else if (p->len > 5 && strncmp(p->data, "mode=", 5) == 0) {

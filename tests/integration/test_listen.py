@@ -8,8 +8,9 @@ curl --unix-socket, PROXY headers are written byte by byte by the tests.
 """
 import json
 import os
-import pwd
 import grp
+import pwd
+import signal
 import socket
 import stat
 import struct
@@ -18,8 +19,8 @@ import time
 
 import pytest
 
-from harness import (REQUEST_TIMEOUT, Greenc, free_port, recv_until_close, run_greenc,
-                     serving, wait_for)
+from harness import (REQUEST_TIMEOUT, SLOW, Greenc, children_of, free_port, pid_alive,
+                     recv_until_close, run_greenc, serving, wait_for)
 
 APP = '''
 import json
@@ -223,6 +224,48 @@ def test_unix_path_that_is_not_a_socket_is_not_removed(greenc_factory):
     assert g.proc.returncode != 0
     assert "exists and is not a socket" in g.log_text() + g.stderr_text()
     assert path.read_text() == "precious\n"
+
+
+def _read_pid(path):
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _stop_pid(pid):
+    if pid and pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not pid_alive(pid), 10 * SLOW, what=f"process {pid} to exit")
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["commit", "rollback"])
+def test_unix_socket_file_survives_a_binary_upgrade(greenc_factory, commit):
+    g = greenc_factory("upgrade")
+    sock = g.dir / "up.sock"
+    start(g, config(g, f"""
+    server {{ listen unix:{sock} mode=0660; location / {{ pass who; }} }}"""))
+    g.send_signal(signal.SIGUSR2)
+    oldbin = g.pid_file.with_name(g.pid_file.name + ".oldbin")
+    wait_for(lambda: oldbin.exists() and _read_pid(g.pid_file) not in (None, g.pid),
+             10 * SLOW, what="the new master")
+    new_pid = _read_pid(g.pid_file)
+    try:
+        wait_for(lambda: len(children_of(new_pid)) >= 1, 10 * SLOW, what="new workers")
+        if commit:
+            g.send_signal(signal.SIGQUIT)        # the old master leaves; the file must stay
+            g.wait_exit(timeout=10 * SLOW)
+        else:
+            _stop_pid(new_pid)                   # the new master leaves; the file must stay
+        assert stat.S_ISSOCK(os.stat(sock).st_mode)
+        out = curl_unix(sock, "/")
+        assert out.startswith(b"HTTP/1.1 200"), out
+    finally:
+        if commit:
+            _stop_pid(new_pid)
+    if commit:
+        # The last master to go removes its socket file.
+        assert not os.path.exists(sock)
 
 
 # ---------------------------------------------------------------------------
@@ -636,6 +679,10 @@ def test_unix_socket_through_the_router(greenc_factory):
      '"mode=" and "owner=" apply to unix socket listeners'),
     ("server { listen unix:/tmp/x.sock deferred; location / { return 200; } }", "",
      '"deferred" and "reuseport" apply to TCP listeners'),
+    ("server { listen 127.0.0.1:1 ipv6only=off; location / { return 200; } }", "",
+     '"ipv6only=off" applies to IPv6 addresses'),
+    ("server { listen 127.0.0.1:1 proxy_protocol=on; location / { return 200; } }", "",
+     'invalid parameter "proxy_protocol=on"'),
     ("", "set_real_ip_from 10.0.0.0/33;", 'invalid value "10.0.0.0/33"'),
     ("", "set_real_ip_from 10.0.0.300;", 'invalid value "10.0.0.300"'),
     ("", "set_real_ip_from 2001:db8::/129;", 'invalid value "2001:db8::/129"'),
@@ -643,7 +690,7 @@ def test_unix_socket_through_the_router(greenc_factory):
     ("", "real_ip_header X-Real-IP; real_ip_header X-Forwarded-For;",
      '"real_ip_header" directive is duplicate'),
 ], ids=["mode-range", "mode-text", "owner-user", "owner-group", "mode-on-tcp",
-        "deferred-on-unix", "cidr-bits", "cidr-addr", "cidr-v6-bits", "header-name",
+        "deferred-on-unix", "ipv6only-on-v4", "bad-option", "cidr-bits", "cidr-addr", "cidr-v6-bits", "header-name",
         "header-twice"])
 def test_bad_listener_and_real_ip_config_names_file_and_line(tmp_path, servers, http_extra,
                                                              message):
