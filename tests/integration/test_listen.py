@@ -690,8 +690,8 @@ def test_unix_socket_through_the_router(greenc_factory):
     ("", "real_ip_header X-Real-IP; real_ip_header X-Forwarded-For;",
      '"real_ip_header" directive is duplicate'),
 ], ids=["mode-range", "mode-text", "owner-user", "owner-group", "mode-on-tcp",
-        "deferred-on-unix", "ipv6only-on-v4", "bad-option", "cidr-bits", "cidr-addr", "cidr-v6-bits", "header-name",
-        "header-twice"])
+        "deferred-on-unix", "ipv6only-on-v4", "bad-option", "cidr-bits", "cidr-addr",
+        "cidr-v6-bits", "header-name", "header-twice"])
 def test_bad_listener_and_real_ip_config_names_file_and_line(tmp_path, servers, http_extra,
                                                              message):
     g = Greenc(tmp_path / "t")
