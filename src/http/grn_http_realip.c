@@ -7,7 +7,7 @@
  * line show) starts as the peer and is replaced for one request when the peer is listed in
  * set_real_ip_from and the request carries real_ip_header:
  *
- *   X-Real-IP (and any other field name)   one address
+ *   X-Real-IP (and any other field name)   one address (with a port, "[::1]:80", as RFC 3986)
  *   X-Forwarded-For                        a list, the original client first, each proxy
  *                                          appending the address it received from
  *   Forwarded (RFC 7239)                   the same list in its for= parameters
@@ -179,15 +179,59 @@ grn_realip_trim(const char **p, const char **end)
 }
 
 /*
- * The node of one Forwarded element's for= parameter (RFC 7239 6): "192.0.2.43",
- * "192.0.2.43:47011", "[2001:db8::17]" or "[2001:db8::17]:4711", maybe quoted. "unknown" and
- * obfuscated names are not addresses.
+ * An address as RFC 3986 writes a host and optional port: "192.0.2.43", "192.0.2.43:47011",
+ * "2001:db8::17", "[2001:db8::17]" or "[2001:db8::17]:4711". The port, when given, becomes
+ * the client's port (as nginx).
+ */
+static grn_flag_t
+grn_realip_node(const char *v, const char *ve, grn_realip_addr_t *a)
+{
+    const char  *colon, *close;
+    grn_int_t    port = 0;
+
+    if (v < ve && *v == '[') {
+        close = memchr(v, ']', (size_t) (ve - v));
+        if (close == NULL) {
+            return 0;
+        }
+        if (close + 1 < ve) {
+            if (close[1] != ':') {
+                return 0;
+            }
+            port = grn_atoi(close + 2, (size_t) (ve - close - 2));
+        }
+        if (!grn_realip_parse(v + 1, (size_t) (close - v - 1), a) || a->family != AF_INET6) {
+            return 0;
+        }
+
+    } else {
+        /* One colon: IPv4 and a port; more: a bare IPv6 address. */
+        colon = memchr(v, ':', (size_t) (ve - v));
+        if (colon && memchr(colon + 1, ':', (size_t) (ve - colon - 1)) == NULL) {
+            port = grn_atoi(colon + 1, (size_t) (ve - colon - 1));
+            if (!grn_realip_parse(v, (size_t) (colon - v), a) || a->family != AF_INET) {
+                return 0;
+            }
+        } else if (!grn_realip_parse(v, (size_t) (ve - v), a)) {
+            return 0;
+        }
+    }
+
+    if (port < 0 || port > 65535) {
+        return 0;
+    }
+    a->port = (grn_uint_t) port;
+    return 1;
+}
+
+/*
+ * The node of one Forwarded element's for= parameter (RFC 7239 6), maybe quoted. "unknown" and
+ * obfuscated names ("_hidden") are not addresses.
  */
 static grn_flag_t
 grn_realip_forwarded_for(const char *p, const char *end, grn_realip_addr_t *a)
 {
-    const char  *v, *ve, *colon, *close;
-    grn_int_t    port = 0;
+    const char  *v, *ve;
 
     /* Pairs are separated by ';'; names are case-insensitive. */
     while (p < end) {
@@ -202,37 +246,7 @@ grn_realip_forwarded_for(const char *p, const char *end, grn_realip_addr_t *a)
                 v++;
                 ve--;
             }
-            if (v < ve && *v == '[') {
-                close = memchr(v, ']', (size_t) (ve - v));
-                if (close == NULL) {
-                    return 0;
-                }
-                if (close + 1 < ve) {
-                    if (close[1] != ':') {
-                        return 0;
-                    }
-                    port = grn_atoi(close + 2, (size_t) (ve - close - 2));
-                }
-                if (!grn_realip_parse(v + 1, (size_t) (close - v - 1), a)
-                    || a->family != AF_INET6)
-                {
-                    return 0;
-                }
-            } else {
-                colon = memchr(v, ':', (size_t) (ve - v));
-                if (colon) {
-                    port = grn_atoi(colon + 1, (size_t) (ve - colon - 1));
-                    ve = colon;
-                }
-                if (!grn_realip_parse(v, (size_t) (ve - v), a) || a->family != AF_INET) {
-                    return 0;
-                }
-            }
-            if (port < 0 || port > 65535) {
-                return 0;
-            }
-            a->port = (grn_uint_t) port;
-            return 1;
+            return grn_realip_node(v, ve, a);
         }
         p = semi ? semi + 1 : end;
     }
@@ -289,7 +303,7 @@ grn_realip_list(grn_http_conn_t *hc, grn_http_request_t *r, grn_http_srv_conf_t 
 
             if (srv->real_ip_header == GRN_HTTP_REALIP_FORWARDED
                 ? !grn_realip_forwarded_for(item, item_end, &a)
-                : !grn_realip_parse(item, (size_t) (item_end - item), &a))
+                : !grn_realip_node(item, item_end, &a))
             {
                 goto done;
             }
@@ -354,7 +368,7 @@ grn_http_realip(grn_http_conn_t *hc, grn_http_request_t *r)
                 p = h[i].value.data;
                 end = p + h[i].value.len;
                 grn_realip_trim(&p, &end);
-                if (grn_realip_parse(p, (size_t) (end - p), &a)) {
+                if (grn_realip_node(p, end, &a)) {
                     grn_realip_set(hc, &a);
                 }
                 return;

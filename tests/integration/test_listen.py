@@ -529,6 +529,9 @@ def test_x_forwarded_for_last_address_without_recursion(realip_server):
         "/xff", headers=["X-Forwarded-For: 198.51.100.1, 10.0.0.5"])))
     assert env["REMOTE_ADDR"] == "10.0.0.5"
     assert env["HTTP_X_FORWARDED_FOR"] == "198.51.100.1, 10.0.0.5"
+    env = body_json(exchange(realip_server.ports["xff"], get(
+        headers=["X-Forwarded-For: 198.51.100.1, 2001:db8::5"])))
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("2001:db8::5", "0")
 
 
 def test_x_forwarded_for_recursive_skips_trusted_proxies(realip_server):
@@ -553,6 +556,16 @@ def test_x_real_ip_is_the_default_header(realip_server):
     assert env["REMOTE_ADDR"] == "198.51.100.44"
     env = body_json(exchange(realip_server.ports["xrealip"],
                              get(headers=["X-Real-IP: not-an-address"])))
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    # An optional port, RFC 3986 style, replaces the client port too (as nginx).
+    env = body_json(exchange(realip_server.ports["xrealip"],
+                             get(headers=["X-Real-IP: 198.51.100.46:8080"])))
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("198.51.100.46", "8080")
+    env = body_json(exchange(realip_server.ports["xrealip"],
+                             get(headers=["X-Real-IP: [2001:db8::46]:8081"])))
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("2001:db8::46", "8081")
+    env = body_json(exchange(realip_server.ports["xrealip"],
+                             get(headers=["X-Real-IP: 198.51.100.46:99999"])))
     assert env["REMOTE_ADDR"] == "127.0.0.1"
 
 
