@@ -83,6 +83,7 @@ typedef struct grn_listening_s {
     void                    *servers;      /* grn_http_addr_t: the servers listening here */
     void                    *app;          /* grn_app_conf_t * when every route leads to it */
     grn_group_t             *group;        /* whose workers accept it */
+    int                      sb_index;     /* its figures in the scoreboard; -1: none */
 } grn_listening_t;
 
 /* A group of worker processes: one per app, plus the C-only router group when needed. */

@@ -76,6 +76,9 @@ grn_master_check_timeouts(grn_msec_t now)
                           "replaced", (int) app->name.len, app->name.data, (int) p->pid,
                           (double) (now - since) / 1000, (double) app->timeout / 1000);
             kill(p->pid, SIGUSR2);
+            grn_sb_count_timeout(grn_hash_name(p->group->name.data, p->group->name.len));
+            grn_sb_set_state(i, GRN_SB_DRAINING);
+            p->timed_out = 1;
             p->stopping = 1;
             p->kill_at = now + GRN_TIMEOUT_DUMP_WAIT;
             break;
@@ -335,6 +338,8 @@ grn_master_read_channels(struct pollfd *fds, grn_uint_t *slots, grn_uint_t n,
             if (buf[j] == GRN_CHANNEL_RETIRING && !p->stopping) {
                 /* Not counted as live any more: its replacement starts at once. */
                 p->stopping = 1;
+                p->retiring = 1;
+                grn_sb_set_state(slots[i], GRN_SB_DRAINING);
                 p->kill_at = grn_monotonic_msec() + cycle->core->graceful_timeout;
                 grn_log_error(GRN_LOG_NOTICE, cycle->log, 0,
                               "worker process %d of app \"%.*s\" retires (max_requests)",
@@ -344,6 +349,7 @@ grn_master_read_channels(struct pollfd *fds, grn_uint_t *slots, grn_uint_t n,
             if (buf[j] == GRN_CHANNEL_READY && !p->ready) {
                 p->ready = 1;
                 p->group->ready++;
+                grn_sb_set_state(slots[i], GRN_SB_READY);
                 p->group->boot_failures = 0;
                 p->group->next_spawn = 0;
                 if (p->group->app) {
@@ -357,6 +363,25 @@ grn_master_read_channels(struct pollfd *fds, grn_uint_t *slots, grn_uint_t n,
             }
         }
     }
+}
+
+/* Why a worker is gone, for the status page; -1 when it was told to stop (no restart). */
+static int
+grn_master_restart_cause(grn_process_t *p, int status)
+{
+    if (p->timed_out) {
+        return GRN_SB_TIMEOUT;
+    }
+    if (p->retiring) {
+        return GRN_SB_MAX_REQUESTS;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == GRN_EXIT_BOOT_FAILED && !p->ready) {
+        return GRN_SB_BOOT;
+    }
+    if (p->stopping) {
+        return -1;
+    }
+    return WIFSIGNALED(status) ? GRN_SB_SIGNAL : GRN_SB_EXIT;
 }
 
 static void
@@ -442,6 +467,7 @@ grn_master_reap(grn_cycle_t *cycle, grn_msec_t now)
         if (p->ready && g->ready > 0) {
             g->ready--;
         }
+        grn_sb_slot_retire((grn_uint_t) (p - grn_processes), grn_master_restart_cause(p, status));
         if (grn_sb_apps) {
             /* It died without draining (killed, crashed): the router must not count on it. */
             grn_sb_apps[p - grn_processes].accepting = 0;

@@ -167,10 +167,7 @@ grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now)
         return GRN_ERROR;
     }
 
-    if (grn_scoreboard) {
-        memset((void *) &grn_scoreboard[slot], 0, sizeof(grn_sb_slot_t));
-        grn_sb_apps[slot].accepting = 0;
-    }
+    grn_sb_slot_prepare(slot, grn_hash_name(group->name.data, group->name.len), cycle);
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == -1) {
         grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "socketpair() failed");
@@ -204,6 +201,9 @@ grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now)
         grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "fcntl(O_NONBLOCK) failed");
     }
 
+    if (grn_scoreboard) {
+        grn_scoreboard[slot].pid = pid;
+    }
     p = &grn_processes[slot];
     memset(p, 0, sizeof(*p));
     p->pid = pid;
@@ -227,6 +227,9 @@ grn_process_signal(grn_process_t *p, int signo, grn_msec_t now, grn_msec_t grace
     if (kill(p->pid, signo) == -1 && errno != ESRCH) {
         grn_log_error(GRN_LOG_ALERT, p->cycle->log, errno, "kill(%d, %d) failed",
                       (int) p->pid, signo);
+    }
+    if (signo == SIGQUIT || signo == SIGTERM) {
+        grn_sb_set_state((grn_uint_t) (p - grn_processes), GRN_SB_DRAINING);
     }
     if ((signo == SIGQUIT || signo == SIGTERM) && !p->stopping) {
         p->stopping = 1;

@@ -28,6 +28,8 @@ typedef struct {
     grn_msec_t       kill_at;         /* when told to stop: SIGKILL after this, 0 otherwise */
     unsigned         ready:1;         /* the worker said its app is loaded */
     unsigned         stopping:1;      /* told to stop (QUIT or TERM) */
+    unsigned         timed_out:1;     /* killed for its app's timeout */
+    unsigned         retiring:1;      /* max_requests reached */
 } grn_process_t;
 
 extern grn_process_t           grn_processes[GRN_MAX_PROCESSES];
@@ -63,8 +65,14 @@ grn_int_t grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t n
 /* Sends a signal to a worker and records that it was told to stop when it is QUIT/TERM. */
 void grn_process_signal(grn_process_t *p, int signo, grn_msec_t now, grn_msec_t grace);
 
-/* Parses "stop", "quit", "reload", "reopen" for -s; 0 when unknown. */
+/* Parses "stop", "quit", "reload", "reopen" for -s; 0 when unknown (and for "status"). */
 int grn_signal_by_name(const char *name);
+
+/*
+ * grn_http_status.c: -s status. Fetches the text summary from the config's first status
+ * location and prints it; returns the exit code (the master's pid is for the error messages).
+ */
+int grn_http_status_client(grn_cycle_t *cycle, pid_t pid);
 
 /* grn_upgrade.c: binary upgrade (USR2). */
 void grn_upgrade_save_argv(char **argv);

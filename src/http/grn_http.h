@@ -107,6 +107,7 @@ struct grn_http_conn_s {
     unsigned               logged:1;     /* the request's access log line is written */
     unsigned               proxy_protocol:1;   /* the PROXY header is still to be read */
     unsigned               realip:1;     /* remote_addr came from real_ip_header */
+    unsigned               counted:1;    /* the request is counted in the scoreboard */
 
     void                  *fwd;          /* internal socket: grn_http_forwarded_t, per request */
 
@@ -185,6 +186,12 @@ void grn_http_capture(grn_http_request_t *r, grn_uint_t n, const grn_str_t *name
     grn_str_t *value);
 /* Runs the location's action; the response is in r->response afterwards. */
 void grn_http_handle_request(grn_http_conn_t *hc);
+
+/* grn_http_access.c: allow/deny; a denied request is logged here */
+grn_flag_t grn_http_access_denied(grn_http_request_t *r, grn_http_loc_conf_t *loc);
+
+/* grn_http_status.c: the status page (`greenc -s status`: grn_process.h) */
+grn_int_t grn_http_status_handler(grn_http_request_t *r, grn_http_loc_conf_t *loc);
 
 /* grn_http_static.c: root, alias, index, try_files, types, disable_symlinks */
 /*

@@ -325,6 +325,7 @@ grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
     hc->c.number = grn_http_next_connection_number();
     hc->c.data = hc;
     grn_timer_init(&hc->timer, grn_http_conn_timer, hc);
+    grn_sb_conn_add(ls->sb_index, 1, 1, 1);
 
     grn_http_addr_text((struct sockaddr *) &sa, &hc->c.remote_addr, sizeof(block->remote),
                        &hc->c.remote_port);
@@ -489,6 +490,7 @@ grn_http_reset_request(grn_http_conn_t *hc)
     hc->head = NULL;
     hc->request_length = 0;
     hc->logged = 0;
+    hc->counted = 0;
     if (hc->pool) {
         grn_reset_pool(hc->pool);
     }
@@ -782,6 +784,7 @@ grn_http_read(grn_http_conn_t *hc)
         hc->buf_len += (size_t) n;
         if (hc->state == GRN_HTTP_IDLE) {
             hc->state = GRN_HTTP_READING;
+            grn_sb_conn_add(hc->c.listening->sb_index, 0, 0, -1);
             grn_timer_add(hc->worker->loop, &hc->timer, srv->client_header_timeout);
         } else if (hc->head_done) {
             grn_http_loc_conf_t  *loc = hc->r->loc ? hc->r->loc : hc->r->srv->loc;
@@ -826,6 +829,10 @@ grn_http_finalize(grn_http_conn_t *hc)
         grn_http_log_request(hc->r, hc->worker->loop->now, hc->body_sent);
         hc->logged = 1;
     }
+    if (hc->r && !hc->counted) {
+        grn_sb_request_done(hc->r->response.status, hc->worker->loop->now - hc->r->start_msec);
+        hc->counted = 1;
+    }
     hc->c.requests++;
     if (hc->worker->on_request && hc->r && hc->r->loc
         && hc->r->loc->action == GRN_HTTP_ACTION_PASS)
@@ -853,6 +860,7 @@ grn_http_finalize(grn_http_conn_t *hc)
         grn_timer_add(hc->worker->loop, &hc->timer, srv->client_header_timeout);
     } else {
         hc->state = GRN_HTTP_IDLE;
+        grn_sb_conn_add(hc->c.listening->sb_index, 0, 0, 1);
         grn_http_put_buf(hc->worker, hc->buf, hc->buf_size);
         hc->buf = NULL;
         grn_http_put_pool(hc);
@@ -1123,6 +1131,10 @@ grn_http_close(grn_http_conn_t *hc)
     if (hc->state == GRN_HTTP_WRITING && hc->r && !hc->logged && !hc->c.listening->internal) {
         grn_http_log_request(hc->r, w->loop->now, grn_min(hc->body_sent, hc->bytes_sent));
     }
+    if (hc->state == GRN_HTTP_WRITING && hc->r && !hc->counted) {
+        grn_sb_request_done(hc->r->response.status, w->loop->now - hc->r->start_msec);
+    }
+    grn_sb_conn_add(hc->c.listening->sb_index, 0, -1, hc->state == GRN_HTTP_IDLE ? -1 : 0);
 
     /* close() also removes the socket from epoll: it is in no other process. */
     close(hc->c.fd);
