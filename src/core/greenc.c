@@ -48,7 +48,8 @@ grn_usage(void)
         "  -t            : test configuration (and that each app's module exists) and exit\n"
         "  -T            : test configuration, dump it and exit\n"
         "  -L            : list every directive with the blocks it may stand in, and exit\n"
-        "  -s signal     : send signal to the master process: stop, quit, reopen, reload\n"
+        "  -s signal     : send signal to the master process: stop, quit, reopen, reload;\n"
+        "                  status: print a summary of the running server\n"
         "  -p prefix     : set prefix path (default: the parent of the config file's "
         "directory,\n"
         "                  or " GRN_PREFIX "/ without -c)\n"
@@ -119,7 +120,7 @@ grn_get_options(int argc, char **argv, grn_options_t *o)
                 } else if (opt == 'g') {
                     o->conf_param = arg;
                 } else {
-                    if (grn_signal_by_name(arg) == 0) {
+                    if (grn_signal_by_name(arg) == 0 && strcmp(arg, "status") != 0) {
                         grn_log_stderr(0, "invalid option: \"-s %s\"", arg);
                         return GRN_ERROR;
                     }
@@ -275,6 +276,10 @@ grn_signal_process(grn_cycle_t *cycle, const char *name)
         grn_log_stderr(0, "process %ld named by \"%s\" is not greenc; no signal sent", pid,
                        cycle->core->pid.data);
         return 1;
+    }
+    if (signo == 0) {
+        /* -s status: not a signal but a look at the running master's status page. */
+        return grn_http_status_client(cycle, (pid_t) pid);
     }
     if (kill((pid_t) pid, signo) == -1) {
         grn_log_stderr(errno, "kill(%ld, %d) failed", pid, signo);

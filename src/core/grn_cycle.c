@@ -20,6 +20,7 @@ static const grn_command_t *const grn_cycle_commands[] = {
     grn_app_commands,
     grn_http_commands,
     grn_http_static_commands,
+    grn_http_access_commands,
     NULL
 };
 

@@ -277,6 +277,7 @@ grn_http_create_loc_conf(grn_conf_t *cf)
     loc->server_tokens = GRN_CONF_UNSET;
     loc->access_logs = GRN_CONF_UNSET_PTR;
     loc->index = GRN_CONF_UNSET_PTR;
+    loc->access = GRN_CONF_UNSET_PTR;
     loc->types = GRN_CONF_UNSET_PTR;
     loc->disable_symlinks = GRN_CONF_UNSET_UINT;
     loc->add_request_id_header = GRN_CONF_UNSET;
@@ -1435,6 +1436,7 @@ grn_http_merge_loc(grn_http_loc_conf_t *conf, grn_http_loc_conf_t *prev)
     grn_conf_merge_str_value(conf->default_type, prev->default_type, "text/plain");
     grn_conf_merge_ptr_value(conf->access_logs, prev->access_logs, GRN_CONF_UNSET_PTR);
     grn_conf_merge_ptr_value(conf->index, prev->index, NULL);
+    grn_conf_merge_ptr_value(conf->access, prev->access, NULL);
     grn_conf_merge_ptr_value(conf->types, prev->types, NULL);
     if (conf->disable_symlinks == GRN_CONF_UNSET_UINT) {
         conf->disable_symlinks = prev->disable_symlinks == GRN_CONF_UNSET_UINT

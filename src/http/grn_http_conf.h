@@ -160,6 +160,7 @@ struct grn_http_loc_conf_s {
     grn_array_t           *types;         /* of grn_http_type_t, sorted; NULL: built-in */
     grn_uint_t             disable_symlinks;   /* GRN_HTTP_SYMLINKS_* */
     grn_flag_t             add_request_id_header;   /* X-Request-ID (or request_id_header) */
+    grn_array_t           *access;        /* allow/deny rules, grn_http_access.c; NULL: none */
 
     grn_str_t              file;          /* where the block starts */
     grn_uint_t             line;
@@ -218,6 +219,8 @@ typedef struct {
 extern const grn_command_t grn_http_commands[];
 /* types, index, try_files, disable_symlinks: in grn_http_static.c */
 extern const grn_command_t grn_http_static_commands[];
+/* allow, deny: in grn_http_access.c */
+extern const grn_command_t grn_http_access_commands[];
 
 /*
  * After parsing: merges http → server → location settings, resolves `pass` targets, and adds

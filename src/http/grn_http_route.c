@@ -369,6 +369,14 @@ grn_http_handle_request(grn_http_conn_t *hc)
             action = GRN_HTTP_ACTION_NONE;
         }
 
+        /* allow/deny first, for every action (the server's rules when no location matched) */
+        if ((loc ? loc : r->srv->loc)->access
+            && grn_http_access_denied(r, loc ? loc : r->srv->loc))
+        {
+            rc = grn_http_error_page(r, 403);
+            break;
+        }
+
         switch (action) {
 
         case GRN_HTTP_ACTION_PASS:
@@ -418,11 +426,7 @@ grn_http_handle_request(grn_http_conn_t *hc)
             break;
 
         case GRN_HTTP_ACTION_STATUS:
-            /* The status page arrives with later work; say so rather than guess. */
-            grn_http_conn_log(GRN_LOG_ERR, hc, 0,
-                              "location \"%.*s\": the status page is not implemented in this "
-                              "version", (int) loc->name.len, loc->name.data);
-            rc = grn_http_error_page(r, 501);
+            rc = grn_http_status_handler(r, loc);
             break;
 
         default:
