@@ -142,7 +142,7 @@ grn_status_collect(grn_cycle_t *cycle, grn_status_group_t *groups, grn_status_li
     grn_msec_t now)
 {
     int                     idx;
-    int64_t                 q;
+    int64_t                 q, busy;
     uint64_t                key, reqs;
     grn_uint_t              i, j, k, t, state;
     grn_msec_t              age;
@@ -194,8 +194,9 @@ grn_status_collect(grn_cycle_t *cycle, grn_status_group_t *groups, grn_status_li
             }
             groups[i].counts.duration_ms += s->counts.duration_ms;
 
+            busy = 0;
             for (idx = 0; idx < GRN_SB_LISTENERS; idx++) {
-                groups[i].in_flight += s->active[idx] - s->idle[idx];
+                busy += s->active[idx] - s->idle[idx];
                 for (k = 0; k < cycle->listening.nelts; k++) {
                     if (ls[k].sb_index == idx) {
                         lst[k].accepted += s->accepted[idx];
@@ -204,6 +205,8 @@ grn_status_collect(grn_cycle_t *cycle, grn_status_group_t *groups, grn_status_li
                     }
                 }
             }
+
+            groups[i].in_flight += busy;
 
             age = -1;
             for (t = 0; t < g[i].threads && t < GRN_SB_THREADS; t++) {
@@ -215,7 +218,8 @@ grn_status_collect(grn_cycle_t *cycle, grn_status_group_t *groups, grn_status_li
                 state = 0;
             } else if (s->state == GRN_SB_DRAINING) {
                 state = 3;
-            } else if (age >= 0 || (g[i].app == NULL && s->active[0] != s->idle[0])) {
+            } else if (age >= 0 || (g[i].app == NULL && busy > 0)) {
+                /* an app's worker is busy in the app; a router's, with any request open */
                 state = 2;
             } else {
                 state = 1;
@@ -239,12 +243,67 @@ grn_status_total(grn_sb_counts_t *c)
     return c->status[0] + c->status[1] + c->status[2] + c->status[3] + c->status[4];
 }
 
+/* One group's object: the same shape for an app and for the router group. */
+static void
+grn_status_json_group(grn_status_buf_t *b, grn_status_group_t *g)
+{
+    uint64_t    cum;
+    grn_uint_t  k;
+
+    grn_status_printf(b, "{\"workers\":{\"starting\":%u,\"idle\":%u,\"busy\":%u,"
+                      "\"draining\":%u},", (unsigned) g->states[0], (unsigned) g->states[1],
+                      (unsigned) g->states[2], (unsigned) g->states[3]);
+    grn_status_printf(b, "\"requests_total\":%lu,\"requests\":{\"1xx\":%lu,\"2xx\":%lu,"
+                      "\"3xx\":%lu,\"4xx\":%lu,\"5xx\":%lu},",
+                      (unsigned long) grn_status_total(&g->counts),
+                      (unsigned long) g->counts.status[0],
+                      (unsigned long) g->counts.status[1],
+                      (unsigned long) g->counts.status[2],
+                      (unsigned long) g->counts.status[3],
+                      (unsigned long) g->counts.status[4]);
+    grn_status_printf(b, "\"request_duration_seconds\":{\"buckets\":{");
+    for (cum = 0, k = 0; k < GRN_SB_BUCKETS; k++) {
+        cum += g->counts.buckets[k];
+        if (k < GRN_SB_BUCKETS - 1) {
+            grn_status_printf(b, "\"%g\":%lu,", (double) grn_sb_bucket_ms[k] / 1000,
+                              (unsigned long) cum);
+        } else {
+            grn_status_printf(b, "\"+Inf\":%lu},", (unsigned long) cum);
+        }
+    }
+    grn_status_printf(b, "\"sum\":%.3f,\"count\":%lu},",
+                      (double) g->counts.duration_ms / 1000, (unsigned long) cum);
+    grn_status_printf(b, "\"in_flight\":%lld,\"timeouts\":%lu,\"restarts\":{",
+                      (long long) g->in_flight, (unsigned long) g->timeouts);
+    for (k = 0; k < GRN_SB_CAUSES; k++) {
+        grn_status_printf(b, "%s\"%s\":%lu", k ? "," : "", grn_status_causes[k],
+                          (unsigned long) g->restarts[k]);
+    }
+    if (g->queue >= 0) {
+        grn_status_printf(b, "},\"listen_queue\":%lld,\"processes\":[",
+                          (long long) g->queue);
+    } else {
+        grn_status_printf(b, "},\"listen_queue\":null,\"processes\":[");
+    }
+    for (k = 0; k < g->nworkers; k++) {
+        grn_status_printf(b, "%s{\"pid\":%ld,\"state\":\"%s\",\"requests\":%lu,"
+                          "\"request_age_ms\":", k ? "," : "",
+                          (long) g->workers[k].pid, g->workers[k].state,
+                          (unsigned long) g->workers[k].requests);
+        if (g->workers[k].age >= 0) {
+            grn_status_printf(b, "%lld}", (long long) g->workers[k].age);
+        } else {
+            grn_status_printf(b, "null}");
+        }
+    }
+    grn_status_printf(b, "]}");
+}
+
 static void
 grn_status_json(grn_status_buf_t *b, grn_cycle_t *cycle, time_t mtime,
     grn_status_group_t *groups, grn_status_listener_t *lst)
 {
-    uint64_t             cum;
-    grn_uint_t           i, k, napps = 0;
+    grn_uint_t           i, napps = 0;
     grn_status_group_t  *g;
 
     grn_status_printf(b, "{\"version\":\"%s\",\"master_pid\":%ld,\"generation\":%lu,"
@@ -262,56 +321,19 @@ grn_status_json(grn_status_buf_t *b, grn_cycle_t *cycle, time_t mtime,
         grn_status_escaped(b, &g->group->name);
         grn_status_printf(b, "\":");
 
-        grn_status_printf(b, "{\"workers\":{\"starting\":%u,\"idle\":%u,\"busy\":%u,"
-                          "\"draining\":%u},", (unsigned) g->states[0], (unsigned) g->states[1],
-                          (unsigned) g->states[2], (unsigned) g->states[3]);
-        grn_status_printf(b, "\"requests_total\":%lu,\"requests\":{\"1xx\":%lu,\"2xx\":%lu,"
-                          "\"3xx\":%lu,\"4xx\":%lu,\"5xx\":%lu},",
-                          (unsigned long) grn_status_total(&g->counts),
-                          (unsigned long) g->counts.status[0],
-                          (unsigned long) g->counts.status[1],
-                          (unsigned long) g->counts.status[2],
-                          (unsigned long) g->counts.status[3],
-                          (unsigned long) g->counts.status[4]);
-        grn_status_printf(b, "\"request_duration_seconds\":{\"buckets\":{");
-        for (cum = 0, k = 0; k < GRN_SB_BUCKETS; k++) {
-            cum += g->counts.buckets[k];
-            if (k < GRN_SB_BUCKETS - 1) {
-                grn_status_printf(b, "\"%g\":%lu,", (double) grn_sb_bucket_ms[k] / 1000,
-                                  (unsigned long) cum);
-            } else {
-                grn_status_printf(b, "\"+Inf\":%lu},", (unsigned long) cum);
-            }
-        }
-        grn_status_printf(b, "\"sum\":%.3f,\"count\":%lu},",
-                          (double) g->counts.duration_ms / 1000, (unsigned long) cum);
-        grn_status_printf(b, "\"in_flight\":%lld,\"timeouts\":%lu,\"restarts\":{",
-                          (long long) g->in_flight, (unsigned long) g->timeouts);
-        for (k = 0; k < GRN_SB_CAUSES; k++) {
-            grn_status_printf(b, "%s\"%s\":%lu", k ? "," : "", grn_status_causes[k],
-                              (unsigned long) g->restarts[k]);
-        }
-        if (g->queue >= 0) {
-            grn_status_printf(b, "},\"listen_queue\":%lld,\"processes\":[",
-                              (long long) g->queue);
-        } else {
-            grn_status_printf(b, "},\"listen_queue\":null,\"processes\":[");
-        }
-        for (k = 0; k < g->nworkers; k++) {
-            grn_status_printf(b, "%s{\"pid\":%ld,\"state\":\"%s\",\"requests\":%lu,"
-                              "\"request_age_ms\":", k ? "," : "",
-                              (long) g->workers[k].pid, g->workers[k].state,
-                              (unsigned long) g->workers[k].requests);
-            if (g->workers[k].age >= 0) {
-                grn_status_printf(b, "%lld}", (long long) g->workers[k].age);
-            } else {
-                grn_status_printf(b, "null}");
-            }
-        }
-        grn_status_printf(b, "]}");
+        grn_status_json_group(b, g);
     }
 
-    grn_status_printf(b, "},\"listeners\":{");
+    grn_status_printf(b, "}");
+    for (i = 0; i < cycle->groups.nelts; i++) {
+        if (groups[i].group->app == NULL) {
+            /* requests it forwarded are counted under their app as well */
+            grn_status_printf(b, ",\"router\":");
+            grn_status_json_group(b, &groups[i]);
+        }
+    }
+
+    grn_status_printf(b, ",\"listeners\":{");
     for (i = 0; i < cycle->listening.nelts; i++) {
         grn_status_printf(b, "%s\"", i ? "," : "");
         grn_status_escaped(b, &lst[i].ls->addr_text);

@@ -424,3 +424,65 @@ def test_s_status_without_a_running_master(tmp_path):
     r = run_greenc("-s", "status", "-c", conf)
     assert r.returncode == 1
     assert "is greenc running?" in r.stderr
+
+
+# ---------------------------------------------------------------------------
+# through the router group
+
+def test_status_and_deny_on_a_listener_shared_by_two_apps(greenc_factory):
+    g = greenc_factory()
+    apps = g.apps_dir
+    g.write_config(f"""
+daemon off;
+pid {g.pid_file};
+error_log {g.error_log} info;
+router_workers 1;
+app blog {{ wsgi router_app:application; python_path {apps}; env APP_ID=blog; workers 1; }}
+app api  {{ wsgi router_app:application; python_path {apps}; env APP_ID=api; workers 1; }}
+http {{
+    access_log off;
+    server {{
+        listen 127.0.0.1:{g.port};
+        location = /healthz {{ return 200 "ok\\n"; }}
+        location /status {{ allow 127.0.0.1; deny all; status; }}
+        location /closed/ {{ deny 127.0.0.1; pass blog; }}
+        location /api/ {{ pass api; script_name /api; }}
+        location / {{ pass blog; }}
+    }}
+}}
+""")
+    g.start()
+    g.wait_workers(3)
+
+    def apps_ready():
+        s = status(g)
+        return s if (s["apps"]["blog"]["workers"]["idle"] == 1
+                     and s["apps"]["api"]["workers"]["idle"] == 1) else None
+    wait_for(apps_ready, 15 * SLOW, what="both apps idle on the status page")
+    for path in ("/whoami", "/api/whoami"):
+        wait_for(lambda: g.get(path).status == 200, 15 * SLOW, what=f"{path} answered")
+    before = status(g)
+    for _ in range(3):
+        assert g.get("/whoami").json()["app"] == "blog"
+    for _ in range(2):
+        assert g.get("/api/whoami").json()["app"] == "api"
+    r = g.get("/closed/whoami")
+    assert r.status == 403                      # refused by the router, the app never saw it
+
+    def delta(s, group, cls):
+        g_now = s["router"] if group == "router" else s["apps"][group]
+        g_then = before["router"] if group == "router" else before["apps"][group]
+        return g_now["requests"][cls] - g_then["requests"][cls]
+
+    def settled():
+        s = status(g)
+        return s if (delta(s, "blog", "2xx") == 3 and delta(s, "api", "2xx") == 2
+                     and delta(s, "router", "4xx") == 1) else None
+    s = wait_for(settled, 5 * SLOW, interval=0.1, what="the counts through the router")
+    assert delta(s, "blog", "4xx") == 0
+    assert delta(s, "router", "2xx") >= 5       # what it forwarded, and the status requests
+    assert s["router"]["workers"]["starting"] == 0
+    assert len(s["router"]["processes"]) == 1
+    assert s["router"]["listen_queue"] == 0
+    assert s["apps"]["blog"]["listen_queue"] is None    # only the internal unix socket
+    assert s["listeners"][f"127.0.0.1:{g.port}"]["accepted"] >= 7
