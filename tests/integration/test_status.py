@@ -13,6 +13,7 @@ import socket
 import time
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness import (SLOW, app_block, default_locations, free_port, run_greenc,
                      start_in_flight, wait_for)
@@ -250,12 +251,17 @@ def test_prometheus_output_parses_line_by_line(greenc_factory):
     assert value("greenc_listener_accepted_total", listener=f"127.0.0.1:{g.port}") >= 5
     assert value("greenc_tls_handshakes_total") == 0
 
-    try:
-        from prometheus_client.parser import text_string_to_metric_families
-    except ImportError:
-        return                                  # the line-by-line checks above stand
-    names = {f.name for f in text_string_to_metric_families(r.text)}
-    assert "greenc_request_duration_seconds" in names
+    # and by Prometheus' own parser (Debian's python3-prometheus-client)
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    hist = families["greenc_request_duration_seconds"]
+    assert hist.type == "histogram"
+    assert {s.name for s in hist.samples} == {"greenc_request_duration_seconds_bucket",
+                                              "greenc_request_duration_seconds_sum",
+                                              "greenc_request_duration_seconds_count"}
+    # the parser drops the _total suffix from a counter family's name
+    assert families["greenc_requests"].type == "counter"
+    assert families["greenc_workers"].type == "gauge"
+    assert len(families) == len(types)
 
 
 def test_prometheus_is_chosen_by_accept_text_plain(greenc_factory):
