@@ -166,6 +166,25 @@ def test_status_counts_max_requests_retirements(greenc_factory):
     assert a["restarts"]["signal"] == 0 and a["restarts"]["exit"] == 0
 
 
+def test_status_counts_boot_failures_of_an_app_that_cannot_import(greenc_factory):
+    port = free_port()
+    g = greenc_factory()
+    apps = app_block(python_path=g.apps_dir, workers=1) + "\n" + app_block(
+        "broken", wsgi="broken_app:application", python_path=g.apps_dir, workers=1)
+    extra = ("    server {\n"
+             f"        listen 127.0.0.1:{port};\n"
+             "        location / { pass broken; }\n"
+             "    }\n")
+    g.write_config(apps=apps, locations=STATUS_LOC + default_locations(), extra_servers=extra)
+    g.start()
+    s = wait_for(lambda: (lambda s: s if s["apps"]["broken"]["restarts"]["boot_failure"] >= 1
+                          else None)(status(g)), 15 * SLOW, what="a boot failure counted")
+    broken = s["apps"]["broken"]
+    assert broken["restarts"]["exit"] == 0 and broken["restarts"]["signal"] == 0
+    assert broken["requests_total"] == 0
+    assert s["apps"]["hello"]["restarts"]["boot_failure"] == 0
+
+
 def test_status_generation_follows_reloads(greenc_factory):
     g = status_server(greenc_factory)
     assert status(g)["generation"] == 1
