@@ -108,6 +108,27 @@ def test_status_counts_requests_by_class_exactly(greenc_factory):
     assert counts == sorted(counts), "cumulative buckets must not decrease"
 
 
+def test_listener_counts_open_and_idle_connections_and_returns_to_zero(greenc_factory):
+    g = status_server(greenc_factory)
+    key = f"127.0.0.1:{g.port}"
+    socks = []
+    for _ in range(5):
+        c = socket.create_connection(("127.0.0.1", g.port), timeout=5 * SLOW)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(65536).startswith(b"HTTP/1.1 200")
+        socks.append(c)
+    silent = socket.create_connection(("127.0.0.1", g.port), timeout=5 * SLOW)  # sends nothing
+    socks.append(silent)
+    # the five answered ones wait for their next request, so does the silent one
+    # (and the status request's own is open; an earlier one's close may still be on its way)
+    wait_for(lambda: (lambda l: l["idle"] == 6 and l["active"] == 7)(
+        status(g)["listeners"][key]), 5 * SLOW, what="six idle connections of seven")
+    for c in socks:
+        c.close()
+    wait_for(lambda: (lambda l: l["active"] == 1 and l["idle"] == 0)(
+        status(g)["listeners"][key]), 5 * SLOW, what="the connections closed")
+
+
 def test_status_shows_a_busy_worker_and_its_request_age(greenc_factory):
     g = status_server(greenc_factory)
     slow = start_in_flight(g, 3)
