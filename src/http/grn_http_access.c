@@ -6,8 +6,9 @@
  * its own takes its parent's whole list (location, then server, then http), and a level with
  * any rule replaces the parent's list rather than adding to it. A denied request gets 403
  * before its location's action runs, so the rules hold for `pass`, `return`, static files and
- * the status page alike. The address is the client's: the peer of the connection, or on an
- * app's internal socket the client the router forwarded for.
+ * the status page alike. The address is the client's: the peer of the connection, or the one
+ * a PROXY header or a trusted peer's real_ip_header named, or on an app's internal socket the
+ * client the router forwarded for.
  */
 
 #include "grn_core.h"
