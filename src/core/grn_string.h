@@ -18,6 +18,17 @@ typedef struct {
 #define grn_str_set(str, text)    ((str)->len = sizeof(text) - 1, (str)->data = (char *) (text))
 #define grn_str_null(str)         ((str)->len = 0, (str)->data = NULL)
 
+/* Grows a span over bytes that a parser hands out piece by piece, contiguous in one buffer. */
+#define grn_str_extend(str, at, length)                                                    \
+    do {                                                                                   \
+        if ((str)->data == NULL) {                                                         \
+            (str)->data = (char *) (at);                                                   \
+            (str)->len = (length);                                                         \
+        } else {                                                                           \
+            (str)->len += (length);                                                        \
+        }                                                                                  \
+    } while (0)
+
 /* Equal length and bytes; the _case form ignores ASCII case. */
 #define grn_str_eq(a, b)                                                                  \
     ((a)->len == (b)->len && ((a)->len == 0 || memcmp((a)->data, (b)->data, (a)->len) == 0))

@@ -87,12 +87,7 @@ grn_http_create_request(grn_http_conn_t *hc)
  */
 #define grn_http_span(hc, span, at, length)                                                \
     do {                                                                                   \
-        if ((span)->data == NULL) {                                                        \
-            (span)->data = (char *) (at);                                                  \
-            (span)->len = (length);                                                        \
-        } else {                                                                           \
-            (span)->len += (length);                                                       \
-        }                                                                                  \
+        grn_str_extend(span, at, length);                                                  \
         (hc)->head_end = (size_t) ((at) + (length) - (hc)->buf);                           \
     } while (0)
 

@@ -899,22 +899,12 @@ grn_http_proxy_done(grn_http_worker_t *w)
 
 /* llhttp callbacks for the app's response. */
 
-#define grn_http_upstream_span(u, span, at, length)                                        \
-    do {                                                                                   \
-        if ((span)->data == NULL) {                                                        \
-            (span)->data = (char *) (at);                                                  \
-            (span)->len = (length);                                                        \
-        } else {                                                                           \
-            (span)->len += (length);                                                       \
-        }                                                                                  \
-    } while (0)
-
 static int
 grn_http_upstream_on_status(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_upstream_t  *u = p->data;
 
-    grn_http_upstream_span(u, &u->reason, at, len);
+    grn_str_extend(&u->reason, at, len);
     return 0;
 }
 
@@ -926,7 +916,7 @@ grn_http_upstream_on_header_field(llhttp_t *p, const char *at, size_t len)
     if (u->head_done) {
         return 0;                       /* a trailer: dropped */
     }
-    grn_http_upstream_span(u, &u->field, at, len);
+    grn_str_extend(&u->field, at, len);
     return 0;
 }
 
@@ -938,7 +928,7 @@ grn_http_upstream_on_header_value(llhttp_t *p, const char *at, size_t len)
     if (u->head_done) {
         return 0;
     }
-    grn_http_upstream_span(u, &u->value, at, len);
+    grn_str_extend(&u->value, at, len);
     return 0;
 }
 
