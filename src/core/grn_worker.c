@@ -466,6 +466,8 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
             /* Lines buffered before the signal go to the file logrotate renamed. */
             grn_http_log_flush(&main->http);
             grn_cycle_reopen_files(cycle);
+            /* Lands in the new file: the sign that this worker writes there now. */
+            grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "logs reopened");
             __atomic_add_fetch(&grn_worker_log_flushes, 1, __ATOMIC_RELEASE);
             for (i = 1; i < nthreads; i++) {
                 grn_worker_thread_wake(&threads[i]);

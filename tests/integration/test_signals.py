@@ -125,12 +125,16 @@ def test_hup_with_invalid_config_keeps_serving_old_generation(greenc):
 
 
 def test_usr1_reopens_error_log(greenc):
+    workers = greenc.wait_workers(2)
     rotated = greenc.error_log.with_name("error.log.1")
     greenc.error_log.rename(rotated)
     greenc.send_signal(signal.SIGUSR1)
     wait_for(greenc.error_log.exists, READY_TIMEOUT, what="a new error.log after USR1")
-    # Workers must reopen too: every app traceback lands in the new file,
-    # whichever worker served it.
+    # Each worker reopens when it handles the master's USR1 and says so in the
+    # new file; from then on every app traceback lands there, whichever worker
+    # served it.
+    for pid in workers:
+        greenc.wait_log(f"{pid}#0: logs reopened")
     for _ in range(6):
         assert greenc.get("/error", headers={"Connection": "close"}).status == 500
     wait_for(lambda: greenc.log_text().count("RuntimeError: boom from the test app") >= 6,
