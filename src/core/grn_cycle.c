@@ -21,6 +21,7 @@ static const grn_command_t *const grn_cycle_commands[] = {
     grn_http_commands,
     grn_http_static_commands,
     grn_http_access_commands,
+    grn_http_ssl_commands,
     NULL
 };
 

@@ -131,7 +131,7 @@ grn_sb_slot_prepare(grn_uint_t slot, uint64_t group_key, grn_cycle_t *cycle)
     grn_sb_apps[slot].accepting = 0;
 }
 
-static void
+void
 grn_sb_counts_fold(grn_sb_counts_t *to, grn_sb_counts_t *from)
 {
     grn_uint_t  i;
@@ -143,6 +143,8 @@ grn_sb_counts_fold(grn_sb_counts_t *to, grn_sb_counts_t *from)
         to->buckets[i] += from->buckets[i];
     }
     to->duration_ms += from->duration_ms;
+    to->tls_handshakes += from->tls_handshakes;
+    to->tls_failures += from->tls_failures;
 }
 
 void

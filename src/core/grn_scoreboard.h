@@ -26,6 +26,8 @@ typedef struct {
     volatile uint64_t  status[5];                    /* by class: 1xx .. 5xx */
     volatile uint64_t  buckets[GRN_SB_BUCKETS];      /* not cumulative: one bucket each */
     volatile uint64_t  duration_ms;                  /* sum of the durations */
+    volatile uint64_t  tls_handshakes;               /* completed */
+    volatile uint64_t  tls_failures;                 /* failed (plain HTTP not counted) */
 } grn_sb_counts_t;
 
 typedef struct {
@@ -72,6 +74,9 @@ extern const grn_msec_t  grn_sb_bucket_ms[GRN_SB_BUCKETS - 1];
 /* Master, before forking a worker for `group_key`: claims the group's and the listeners'
  * entries (listeners get their index in ls->sb_index) and prepares the slot. */
 void grn_sb_slot_prepare(grn_uint_t slot, uint64_t group_key, grn_cycle_t *cycle);
+
+/* Adds the figures of `from` to `to`. */
+void grn_sb_counts_fold(grn_sb_counts_t *to, grn_sb_counts_t *from);
 
 /* Master, when the slot's worker is gone: folds its figures into the totals. */
 void grn_sb_slot_retire(grn_uint_t slot, int cause);

@@ -110,6 +110,14 @@ struct grn_http_conn_s {
     unsigned               counted:1;    /* the request is counted in the scoreboard */
 
     void                  *fwd;          /* internal socket: grn_http_forwarded_t, per request */
+    void                  *ssl;          /* SSL *: an ssl listener's, from the first byte */
+    const char            *error_detail; /* a sentence for the error page, or NULL */
+    unsigned               handshaking:1;   /* TLS: before the first request */
+    unsigned               plain_http:1;    /* plain HTTP sent to an ssl listener */
+    unsigned               ssl_read_wants_write:1;
+    unsigned               ssl_write_wants_read:1;
+    unsigned               ktls:1;          /* files go out by sendfile through kernel TLS */
+    unsigned               ssl_client_order:1;  /* TLS 1.3 offered: the client's cipher order */
 
     grn_http_conn_t       *next;         /* free list */
     grn_uint_t             all_index;    /* position in the worker's list of open ones */

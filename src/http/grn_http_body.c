@@ -30,6 +30,7 @@
 #include <poll.h>
 
 #include "grn_http.h"
+#include "grn_http_ssl.h"
 
 /* The largest declared length allocated at once; beyond it memory grows as bytes arrive. */
 #define GRN_HTTP_BODY_FIRST_ALLOC  65536
@@ -307,7 +308,7 @@ grn_http_body_pull(grn_http_conn_t *hc)
                                           "the body");
             }
 
-            n = recv(hc->c.fd, hc->buf + hc->buf_len, hc->buf_size - hc->buf_len, 0);
+            n = grn_http_conn_recv(hc, hc->buf + hc->buf_len, hc->buf_size - hc->buf_len);
 
             if (n == 0) {
                 return grn_http_body_fail(hc, 400, "closed the connection before sending "
@@ -324,7 +325,7 @@ grn_http_body_pull(grn_http_conn_t *hc)
                 }
 
                 pfd.fd = hc->c.fd;
-                pfd.events = POLLIN | POLLRDHUP;
+                pfd.events = hc->ssl_read_wants_write ? POLLOUT : POLLIN | POLLRDHUP;
                 rc = poll(&pfd, 1, (int) loc->client_body_timeout);
                 if (rc == 0) {
                     return grn_http_body_fail(hc, 408, "timed out sending the request body");
@@ -380,7 +381,8 @@ grn_http_body_read(grn_http_request_t *r, off_t pos, char *buf, size_t size)
         if (b->expect_continue) {
             /* The client waits for this before it sends the body (RFC 9110 10.1.1). */
             b->expect_continue = 0;
-            (void) send(hc->c.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+            grn_http_conn_send_continue(hc, (hc->r->loc ? hc->r->loc : hc->r->srv->loc)
+                                            ->send_timeout);
         }
 
         /* What the app has read is dropped from the window. */

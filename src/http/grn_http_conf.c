@@ -13,6 +13,7 @@
 
 #include <sys/stat.h>
 #include "grn_http.h"
+#include "grn_http_ssl.h"
 
 #include <arpa/inet.h>
 #include <grp.h>
@@ -58,14 +59,6 @@ const grn_command_t grn_http_commands[] = {
 
     { grn_string("server_name"), GRN_SRV_CONF | GRN_CONF_1MORE,
       grn_http_server_name, GRN_CONF_CTX_SRV, 0, NULL },
-
-    { grn_string("ssl_certificate"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE1,
-      grn_conf_set_path_slot, GRN_CONF_CTX_SRV,
-      offsetof(grn_http_srv_conf_t, ssl_certificate), NULL },
-
-    { grn_string("ssl_certificate_key"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE1,
-      grn_conf_set_path_slot, GRN_CONF_CTX_SRV,
-      offsetof(grn_http_srv_conf_t, ssl_certificate_key), NULL },
 
     { grn_string("client_header_timeout"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE1,
       grn_conf_set_msec_slot, GRN_CONF_CTX_SRV,
@@ -250,6 +243,7 @@ grn_http_create_srv_conf(grn_conf_t *cf)
     srv->large_client_header_buffers = GRN_CONF_UNSET;
     srv->real_ip_header = GRN_CONF_UNSET_UINT;
     srv->real_ip_recursive = GRN_CONF_UNSET;
+    grn_http_ssl_init_conf(&srv->ssl);
     srv->file = cf->conf_file->name;
     srv->line = cf->conf_file->line;
     return srv;
@@ -1397,12 +1391,7 @@ grn_http_merge_srv(grn_http_srv_conf_t *conf, grn_http_srv_conf_t *prev)
                          prev->large_client_header_buffers, 4);
     grn_conf_merge_size_value(conf->large_client_header_buffer_size,
                               prev->large_client_header_buffer_size, 8192);
-    if (conf->ssl_certificate.data == NULL) {
-        conf->ssl_certificate = prev->ssl_certificate;
-    }
-    if (conf->ssl_certificate_key.data == NULL) {
-        conf->ssl_certificate_key = prev->ssl_certificate_key;
-    }
+    grn_http_ssl_merge_conf(&conf->ssl, &prev->ssl);
 
     /* As nginx: a server with set_real_ip_from of its own does not add the http level's. */
     if (conf->real_ip_from == NULL) {
@@ -1904,7 +1893,9 @@ grn_http_conf_finish(grn_conf_t *cf, grn_cycle_t *cycle)
         }
     }
 
-    if (grn_http_check_capture_refs(cf, hmcf) != GRN_OK) {
+    if (grn_http_check_capture_refs(cf, hmcf) != GRN_OK
+        || grn_http_ssl_finish(cf, cycle) != GRN_OK)
+    {
         return GRN_ERROR;
     }
 

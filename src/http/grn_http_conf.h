@@ -167,11 +167,58 @@ struct grn_http_loc_conf_s {
     grn_uint_t             number;        /* in grn_http_main_conf_t.locations */
 };
 
+/* ssl_protocols */
+#define GRN_HTTP_SSL_TLSv1           0x01
+#define GRN_HTTP_SSL_TLSv1_1         0x02
+#define GRN_HTTP_SSL_TLSv1_2         0x04
+#define GRN_HTTP_SSL_TLSv1_3         0x08
+
+/* ssl_verify_client */
+#define GRN_HTTP_SSL_VERIFY_OFF      0
+#define GRN_HTTP_SSL_VERIFY_ON       1    /* a valid certificate is required */
+#define GRN_HTTP_SSL_VERIFY_OPTIONAL 2    /* none, or a valid one */
+#define GRN_HTTP_SSL_VERIFY_NO_CA    3    /* optional_no_ca: any, the app judges it */
+
+/* An ssl_certificate or ssl_certificate_key line: the path and where it stands. */
+typedef struct {
+    grn_str_t              path;          /* absolute, NUL-terminated */
+    grn_str_t              file;
+    grn_uint_t             line;
+} grn_http_ssl_file_t;
+
+/* An ssl_conf_command line: an OpenSSL SSL_CONF command and where it stands. */
+typedef struct {
+    grn_str_t              name;
+    grn_str_t              value;
+    grn_str_t              file;
+    grn_uint_t             line;
+} grn_http_ssl_command_t;
+
+/* A server's TLS settings (grn_http_ssl.c); inherited from the http level. */
+typedef struct {
+    grn_array_t           *certificates;  /* of grn_http_ssl_file_t; NULL: none here */
+    grn_array_t           *certificate_keys;
+    grn_http_ssl_file_t    password_file; /* path.len 0: none */
+    grn_uint_t             protocols;     /* GRN_HTTP_SSL_TLSv1_* */
+    grn_str_t              ciphers;       /* TLS 1.2 and older; data NULL: unset */
+    grn_array_t           *conf_commands; /* of grn_http_ssl_command_t */
+    grn_flag_t             prefer_server_ciphers;
+    grn_int_t              session_cache; /* bytes of a shared cache; 0: off; unset */
+    grn_str_t              session_cache_name;
+    grn_http_ssl_file_t    session_cache_at;    /* where it stands (path: unused) */
+    grn_msec_t             session_timeout;
+    grn_flag_t             session_tickets;
+    grn_http_ssl_file_t    client_certificate;   /* CA file; path.len 0: none */
+    grn_uint_t             verify_client; /* GRN_HTTP_SSL_VERIFY_* */
+    grn_int_t              verify_depth;
+    grn_flag_t             ktls;
+    void                  *ctx;           /* SSL_CTX *, made by the master, used by workers */
+} grn_http_ssl_conf_t;
+
 struct grn_http_srv_conf_s {
     grn_array_t            listen;        /* of grn_http_listen_t */
     grn_array_t            names;         /* of grn_http_server_name_t */
-    grn_str_t              ssl_certificate;
-    grn_str_t              ssl_certificate_key;
+    grn_http_ssl_conf_t    ssl;
 
     /* Inherited from http: they apply before a location is known. */
     grn_msec_t             client_header_timeout;
@@ -221,6 +268,8 @@ extern const grn_command_t grn_http_commands[];
 extern const grn_command_t grn_http_static_commands[];
 /* allow, deny: in grn_http_access.c */
 extern const grn_command_t grn_http_access_commands[];
+/* ssl_*: in grn_http_ssl.c */
+extern const grn_command_t grn_http_ssl_commands[];
 
 /*
  * After parsing: merges http → server → location settings, resolves `pass` targets, and adds

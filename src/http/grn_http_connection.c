@@ -12,6 +12,7 @@
 #include "grn_core.h"
 #include "grn_http.h"
 #include "grn_http_proxy.h"
+#include "grn_http_ssl.h"
 #include "grn_py.h"
 #include "grn_scoreboard.h"
 
@@ -334,6 +335,7 @@ grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
     hc->c.peer_port = hc->c.remote_port;
     hc->proxy_protocol = ls->proxy_protocol;
     hc->realip = 0;
+    hc->handshaking = ls->ssl;
 
     if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) {
         /*
@@ -397,6 +399,12 @@ grn_http_conn_handler(grn_event_t *ev, uint32_t events)
     }
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
         hc->write_ready = 1;
+        if (hc->ssl_read_wants_write) {
+            hc->read_ready = 1;         /* TLS: a read waited for the socket to drain */
+        }
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && hc->ssl_write_wants_read) {
+        hc->write_ready = 1;            /* TLS: a write waited for the peer's bytes */
     }
     grn_http_conn_run(hc);
 }
@@ -483,6 +491,7 @@ grn_http_reset_request(grn_http_conn_t *hc)
     hc->r = NULL;
     hc->fwd = NULL;
     hc->status = 0;
+    hc->error_detail = NULL;
     hc->head_done = 0;
     hc->head_handled = 0;
     hc->msg_done = 0;
@@ -658,7 +667,7 @@ grn_http_parse(grn_http_conn_t *hc)
             if (hc->body.expect_continue) {
                 /* Buffered for an action without an app: the body is wanted now. */
                 hc->body.expect_continue = 0;
-                (void) send(hc->c.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+                grn_http_conn_send_continue(hc, loc->send_timeout);
             }
         }
     }
@@ -775,10 +784,11 @@ grn_http_read(grn_http_conn_t *hc)
         }
     }
 
-    n = recv(hc->c.fd, hc->buf + hc->buf_len, hc->buf_size - hc->buf_len, 0);
+    n = grn_http_conn_recv(hc, hc->buf + hc->buf_len, hc->buf_size - hc->buf_len);
 
     if (n > 0) {
-        if ((size_t) n < hc->buf_size - hc->buf_len && !hc->rdhup) {
+        /* A short TLS read is one record: more may wait in the socket or in OpenSSL. */
+        if ((size_t) n < hc->buf_size - hc->buf_len && !hc->rdhup && hc->ssl == NULL) {
             hc->read_ready = 0;
         }
         hc->buf_len += (size_t) n;
@@ -876,7 +886,8 @@ grn_http_write(grn_http_conn_t *hc)
     ssize_t  n;
 
     while (hc->iovcnt) {
-        n = writev(hc->c.fd, hc->iovp, hc->iovcnt);
+        n = hc->ssl ? grn_http_ssl_writev(hc, hc->iovp, hc->iovcnt)
+                    : writev(hc->c.fd, hc->iovp, hc->iovcnt);
 
         if (n == -1) {
             if (errno == EAGAIN) {
@@ -921,8 +932,10 @@ grn_http_send_file(grn_http_conn_t *hc)
     start = resp->file_pos;
 
     while (resp->file_pos < resp->file_end) {
-        n = sendfile(hc->c.fd, resp->file_fd, &resp->file_pos,
-                     (size_t) grn_min(resp->file_end - resp->file_pos, 1 << 30));
+        size_t  size = (size_t) grn_min(resp->file_end - resp->file_pos, 1 << 30);
+
+        n = hc->ssl ? grn_http_ssl_sendfile(hc, resp->file_fd, &resp->file_pos, size)
+                    : sendfile(hc->c.fd, resp->file_fd, &resp->file_pos, size);
         if (n > 0) {
             continue;
         }
@@ -1004,6 +1017,20 @@ grn_http_conn_run(grn_http_conn_t *hc)
 
         case GRN_HTTP_IDLE:
         case GRN_HTTP_READING:
+            if (hc->handshaking) {
+                if (!hc->read_ready && !hc->write_ready) {
+                    return;
+                }
+                rc = grn_http_ssl_handshake(hc);
+                if (rc == GRN_AGAIN) {
+                    return;
+                }
+                if (rc == GRN_ERROR) {
+                    grn_http_close(hc);
+                    return;
+                }
+                continue;
+            }
             if (hc->buf && hc->parsed < hc->buf_len && !hc->msg_done) {
                 rc = grn_http_parse(hc);
                 if (rc == GRN_DONE) {
@@ -1083,6 +1110,8 @@ grn_http_conn_run(grn_http_conn_t *hc)
 static void
 grn_http_linger(grn_http_conn_t *hc)
 {
+    /* TLS: close_notify first; what the client still sends is then swallowed raw. */
+    grn_http_ssl_shutdown(hc);
     if (shutdown(hc->c.fd, SHUT_WR) == -1) {
         grn_http_close(hc);
         return;
@@ -1111,6 +1140,9 @@ grn_http_conn_timer(grn_timer_t *timer)
         break;
 
     default:
+        if (hc->handshaking) {
+            grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client timed out in the TLS handshake");
+        }
         grn_http_close(hc);
         break;
     }
@@ -1135,6 +1167,8 @@ grn_http_close(grn_http_conn_t *hc)
         grn_sb_request_done(hc->r->response.status, w->loop->now - hc->r->start_msec);
     }
     grn_sb_conn_add(hc->c.listening->sb_index, 0, -1, hc->state == GRN_HTTP_IDLE ? -1 : 0);
+
+    grn_http_ssl_free(hc);
 
     /* close() also removes the socket from epoll: it is in no other process. */
     close(hc->c.fd);

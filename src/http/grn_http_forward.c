@@ -13,8 +13,11 @@
  * and path with its own configuration instead. Flags: 1 = https. The client address is
  * "unix:" for a unix-socket client (older routers sent "-"); it is the address after the
  * router applied proxy_protocol and real_ip_header, and https is the scheme after
- * X-Forwarded-Proto, so the app sees what a direct listener would have shown it. The server name, the only field that could hold a space (a regex
- * server_name as written), is last and runs to the end of the line.
+ * X-Forwarded-Proto, so the app sees what a direct listener would have shown it. The server
+ * name, the only field that could hold a space (a regex server_name as written), is last and
+ * runs to the end of the line. Flag 2 says that the client came over TLS: a second line,
+ * "GRNT/1 ...", carries the protocol, cipher, SNI name and client certificate
+ * (grn_http_ssl.c), so the app's SSL_* variables are those a direct listener would give.
  *
  * The line is trusted only on an internal socket, whose peer must be the router's user: an
  * abstract unix socket has no file permissions, so the check is SO_PEERCRED at accept.
@@ -22,11 +25,13 @@
 
 #include "grn_core.h"
 #include "grn_http_proxy.h"
+#include "grn_http_ssl.h"
 
 #include <arpa/inet.h>
 
 #define GRN_HTTP_FWD_MAGIC     "GRNF/1 "
 #define GRN_HTTP_FWD_HTTPS     1
+#define GRN_HTTP_FWD_TLS       2      /* a GRNT line with the TLS facts follows */
 
 size_t
 grn_http_forward_line(grn_http_request_t *r, grn_cycle_t *cycle, char *buf)
@@ -42,12 +47,22 @@ grn_http_forward_line(grn_http_request_t *r, grn_cycle_t *cycle, char *buf)
     n = snprintf(buf, GRN_HTTP_FWD_MAX_LINE,
                  GRN_HTTP_FWD_MAGIC "%016llx %lu %lu %u %.*s %lu %lu %.*s\r\n",
                  (unsigned long long) cycle->id, (unsigned long) r->srv->number,
-                 (unsigned long) r->loc->number, r->https ? GRN_HTTP_FWD_HTTPS : 0,
+                 (unsigned long) r->loc->number,
+                 (r->https ? GRN_HTTP_FWD_HTTPS : 0)
+                 | (((grn_http_conn_t *) c->data)->ssl ? GRN_HTTP_FWD_TLS : 0),
                  c->remote_addr.len ? (int) c->remote_addr.len : 1,
                  c->remote_addr.len ? c->remote_addr.data : "-",
                  (unsigned long) c->remote_port, (unsigned long) r->server_port,
                  (int) name.len, name.data);
-    return (n > 0 && n < GRN_HTTP_FWD_MAX_LINE) ? (size_t) n : 0;
+    if (n <= 0 || n >= GRN_HTTP_FWD_MAX_LINE) {
+        return 0;
+    }
+    if (((grn_http_conn_t *) c->data)->ssl) {
+        size_t  tls = grn_http_ssl_forward_line(r, buf + n, GRN_HTTP_SSL_FWD_MAX_LINE);
+
+        return tls ? (size_t) n + tls : 0;
+    }
+    return (size_t) n;
 }
 
 grn_int_t
@@ -207,6 +222,22 @@ grn_http_forward_preamble(grn_http_conn_t *hc)
     }
     memcpy(fwd->server_name.data, p, fwd->server_name.len);
 
+    if (flags & GRN_HTTP_FWD_TLS) {
+        /* The client's TLS facts, on a line of their own (grn_http_ssl_forward_line()). */
+        p = eol + 1;
+        avail = hc->buf_len - (size_t) (p - hc->buf);
+        eol = memchr(p, '\n', grn_min(avail, GRN_HTTP_SSL_FWD_MAX_LINE));
+        if (eol == NULL) {
+            return avail < GRN_HTTP_SSL_FWD_MAX_LINE ? GRN_AGAIN : GRN_ERROR;
+        }
+        if (eol == p || eol[-1] != '\r'
+            || grn_http_ssl_forward_parse(hc->pool, p, (size_t) (eol - 1 - p), &fwd->tls)
+               != GRN_OK)
+        {
+            return GRN_ERROR;
+        }
+    }
+
     hc->fwd = fwd;
     hc->parsed = (size_t) (eol + 1 - hc->buf);
     return GRN_OK;
@@ -226,6 +257,7 @@ grn_http_forward_route(grn_http_conn_t *hc, const char **reason)
     }
 
     r->https = fwd->https;
+    r->tls = fwd->tls;
     r->server_name = fwd->server_name;
     r->server_port = fwd->server_port;
 

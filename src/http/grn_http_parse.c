@@ -26,6 +26,7 @@
 
 #include "grn_core.h"
 #include "grn_http.h"
+#include "grn_http_ssl.h"
 #include "grn_http_proxy.h"
 
 #include <arpa/inet.h>
@@ -520,6 +521,16 @@ grn_http_on_headers_complete(llhttp_t *p)
 
     /* The client behind a trusted proxy, now that the server (and its trust) is known. */
     grn_http_realip(hc, r);
+
+    if (ls->ssl) {
+        /* Plain HTTP on a TLS port, a client certificate ssl_verify_client refuses. */
+        const char  *reason;
+        grn_uint_t   status = grn_http_ssl_check_request(hc, r, &reason);
+
+        if (status) {
+            return grn_http_refuse(hc, status, reason);
+        }
+    }
 
     /* What the app sees as SERVER_NAME and SERVER_PORT. */
     r->server_port = grn_listening_port(ls);

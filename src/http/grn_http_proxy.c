@@ -24,6 +24,7 @@
 
 #include "grn_core.h"
 #include "grn_http_proxy.h"
+#include "grn_http_ssl.h"
 #include "grn_scoreboard.h"
 
 #include <sys/sendfile.h>
@@ -324,7 +325,8 @@ grn_http_proxy_build_head(grn_http_conn_t *hc, grn_http_upstream_t *u)
     grn_http_request_t  *r = hc->r;
     grn_http_header_t   *h = r->headers.elts;
 
-    size = GRN_HTTP_FWD_MAX_LINE + r->method.len + 1 + r->uri.len + 1 + r->protocol.len + 2
+    size = GRN_HTTP_FWD_MAX_LINE + (hc->ssl ? GRN_HTTP_SSL_FWD_MAX_LINE : 0)
+           + r->method.len + 1 + r->uri.len + 1 + r->protocol.len + 2
            + sizeof("Content-Length: 18446744073709551615\r\n")
            + sizeof("Connection: keep-alive\r\n") + 2;
     for (i = 0; i < r->headers.nelts; i++) {

@@ -24,12 +24,16 @@ typedef struct {
     grn_uint_t             loc;           /* index in the generation's locations */
     grn_uint_t             server_port;
     grn_str_t              server_name;
+    grn_http_tls_t        *tls;          /* the client's TLS facts (a GRNT line), or NULL */
     unsigned               https:1;
 } grn_http_forwarded_t;
 
 /* grn_http_forward.c */
 
-/* Router side: writes r's forwarding line into buf (GRN_HTTP_FWD_MAX_LINE bytes); its length. */
+/*
+ * Router side: writes r's forwarding line into buf (GRN_HTTP_FWD_MAX_LINE bytes, and
+ * GRN_HTTP_SSL_FWD_MAX_LINE more for the TLS line of a request that came over TLS); the length.
+ */
 size_t grn_http_forward_line(grn_http_request_t *r, grn_cycle_t *cycle, char *buf);
 
 /* App side, at accept on an internal socket: whether the peer is the router's user. */

@@ -38,6 +38,18 @@ typedef struct {
     unsigned               chunked:1;       /* sent with Transfer-Encoding: chunked */
 } grn_http_response_t;
 
+/* The TLS facts of a request (grn_http_ssl.c), as the app sees them in its environ. */
+typedef struct {
+    grn_str_t              protocol;        /* SSL_PROTOCOL: "TLSv1.3" */
+    grn_str_t              cipher;          /* SSL_CIPHER: "TLS_AES_256_GCM_SHA384" */
+    grn_str_t              server_name;     /* SSL_SERVER_NAME: the SNI name; len 0: none */
+    grn_str_t              verify;          /* SSL_CLIENT_VERIFY: NONE, SUCCESS, FAILED:why */
+    grn_str_t              s_dn;            /* SSL_CLIENT_S_DN (RFC 2253); len 0: no cert */
+    grn_str_t              i_dn;            /* SSL_CLIENT_I_DN */
+    grn_str_t              serial;          /* SSL_CLIENT_SERIAL, hex */
+    grn_str_t              cert;            /* SSL_CLIENT_CERT, PEM */
+} grn_http_tls_t;
+
 struct grn_http_connection_s {
     int                    fd;
     grn_listening_t       *listening;
@@ -97,6 +109,7 @@ struct grn_http_request_s {
     void                  *upstream;        /* router: the app connection answering it */
     grn_msec_t             start_msec;      /* the loop's clock when the request began */
     grn_str_t              request_id;      /* len 0 until grn_http_request_id() is called */
+    grn_http_tls_t        *tls;             /* grn_http_ssl_info(): NULL until asked */
 
     unsigned               keepalive:1;     /* the connection stays open after this request */
     unsigned               head:1;          /* HEAD: no body goes out */

@@ -208,8 +208,8 @@ grn_int_t
 grn_http_error_page(grn_http_request_t *r, grn_uint_t status)
 {
     int          n;
-    char         page[512];
-    const char  *line;
+    char         page[640];
+    const char  *line, *detail;
 
     line = grn_http_status_line(status);
     if (line == NULL) {
@@ -224,9 +224,13 @@ grn_http_error_page(grn_http_request_t *r, grn_uint_t status)
     r->response.status_line.data = NULL;
     r->response.status_line.len = 0;
 
+    /* A sentence that says more than the status (a plain HTTP request on a TLS port). */
+    detail = ((grn_http_conn_t *) r->connection->data)->error_detail;
+
     n = snprintf(page, sizeof(page),
                  "<!DOCTYPE html>\n<html><head><title>%s</title></head>\n"
-                 "<body><h1>%s</h1><hr><p>greenc</p></body></html>\n", line, line);
+                 "<body><h1>%s</h1>%s%s%s<hr><p>greenc</p></body></html>\n", line, line,
+                 detail ? "\n<p>" : "", detail ? detail : "", detail ? "</p>\n" : "");
 
     if (grn_http_response_add_header(r, "Content-Type", 12, "text/html; charset=utf-8", 24)
         != GRN_OK)

@@ -186,13 +186,9 @@ grn_status_collect(grn_cycle_t *cycle, grn_status_group_t *groups, grn_status_li
             }
             reqs = 0;
             for (k = 0; k < 5; k++) {
-                groups[i].counts.status[k] += s->counts.status[k];
                 reqs += s->counts.status[k];
             }
-            for (k = 0; k < GRN_SB_BUCKETS; k++) {
-                groups[i].counts.buckets[k] += s->counts.buckets[k];
-            }
-            groups[i].counts.duration_ms += s->counts.duration_ms;
+            grn_sb_counts_fold(&groups[i].counts, &s->counts);
 
             busy = 0;
             for (idx = 0; idx < GRN_SB_LISTENERS; idx++) {
@@ -241,6 +237,19 @@ static uint64_t
 grn_status_total(grn_sb_counts_t *c)
 {
     return c->status[0] + c->status[1] + c->status[2] + c->status[3] + c->status[4];
+}
+
+/* TLS handshakes completed (ok) or failed, over every group (TLS is the listener's). */
+static uint64_t
+grn_status_tls(grn_status_group_t *groups, grn_uint_t n, grn_flag_t ok)
+{
+    uint64_t    sum = 0;
+    grn_uint_t  i;
+
+    for (i = 0; i < n; i++) {
+        sum += ok ? groups[i].counts.tls_handshakes : groups[i].counts.tls_failures;
+    }
+    return sum;
 }
 
 /* One group's object: the same shape for an app and for the router group. */
@@ -346,8 +355,9 @@ grn_status_json(grn_status_buf_t *b, grn_cycle_t *cycle, time_t mtime,
             grn_status_printf(b, "\"queue\":null}");
         }
     }
-    /* TLS does not exist yet: the figures are there so that dashboards need no change later. */
-    grn_status_printf(b, "},\"tls\":{\"handshakes\":0,\"failures\":0}}\n");
+    grn_status_printf(b, "},\"tls\":{\"handshakes\":%lu,\"failures\":%lu}}\n",
+                      (unsigned long) grn_status_tls(groups, cycle->groups.nelts, 1),
+                      (unsigned long) grn_status_tls(groups, cycle->groups.nelts, 0));
 }
 
 static void
@@ -470,12 +480,14 @@ grn_status_prometheus(grn_status_buf_t *b, grn_cycle_t *cycle, time_t mtime,
         grn_status_printf(b, "\",state=\"idle\"} %lld\n", (long long) lst[i].idle);
     }
 
-    /* TLS does not exist yet: always 0, so that dashboards need no change later. */
-    grn_status_prom_head(b, "greenc_tls_handshakes_total", "counter", "TLS handshakes.");
-    grn_status_printf(b, "greenc_tls_handshakes_total 0\n");
+    grn_status_prom_head(b, "greenc_tls_handshakes_total", "counter",
+                         "Completed TLS handshakes.");
+    grn_status_printf(b, "greenc_tls_handshakes_total %lu\n",
+                      (unsigned long) grn_status_tls(groups, cycle->groups.nelts, 1));
     grn_status_prom_head(b, "greenc_tls_handshake_failures_total", "counter",
                          "Failed TLS handshakes.");
-    grn_status_printf(b, "greenc_tls_handshake_failures_total 0\n");
+    grn_status_printf(b, "greenc_tls_handshake_failures_total %lu\n",
+                      (unsigned long) grn_status_tls(groups, cycle->groups.nelts, 0));
 }
 
 static void

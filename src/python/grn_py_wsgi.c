@@ -15,6 +15,7 @@
  */
 
 #include "grn_py_internal.h"
+#include "grn_http_ssl.h"
 
 enum {
     GRN_PY_REQUEST_METHOD = 0,
@@ -42,6 +43,15 @@ enum {
     GRN_PY_WSGI_FILE_WRAPPER,
     GRN_PY_CLOSE,
     GRN_PY_REQUEST_ID,
+    GRN_PY_HTTPS,
+    GRN_PY_SSL_PROTOCOL,
+    GRN_PY_SSL_CIPHER,
+    GRN_PY_SSL_SERVER_NAME,
+    GRN_PY_SSL_CLIENT_VERIFY,
+    GRN_PY_SSL_CLIENT_S_DN,
+    GRN_PY_SSL_CLIENT_I_DN,
+    GRN_PY_SSL_CLIENT_SERIAL,
+    GRN_PY_SSL_CLIENT_CERT,
     GRN_PY_NKEYS
 };
 
@@ -52,7 +62,9 @@ static const char *grn_py_key_names[GRN_PY_NKEYS] = {
     "RAW_URI",         "SERVER_SOFTWARE",       "wsgi.version",      "wsgi.url_scheme",
     "wsgi.input",      "wsgi.errors",           "wsgi.multithread",  "wsgi.multiprocess",
     "wsgi.run_once",   "wsgi.input_terminated", "wsgi.file_wrapper", "close",
-    "REQUEST_ID",
+    "REQUEST_ID",      "HTTPS",                 "SSL_PROTOCOL",      "SSL_CIPHER",
+    "SSL_SERVER_NAME", "SSL_CLIENT_VERIFY",     "SSL_CLIENT_S_DN",   "SSL_CLIENT_I_DN",
+    "SSL_CLIENT_SERIAL", "SSL_CLIENT_CERT",
 };
 
 static PyObject *grn_py_keys[GRN_PY_NKEYS];
@@ -524,12 +536,41 @@ grn_py_set_headers(PyObject *env, grn_http_request_t *r)
     return 0;
 }
 
+static int
+grn_py_set_tls(PyObject *env, grn_http_tls_t *tls)
+{
+    grn_uint_t  i;
+    struct {
+        grn_uint_t  key;
+        grn_str_t  *value;
+    } vars[] = {
+        { GRN_PY_SSL_PROTOCOL, &tls->protocol },
+        { GRN_PY_SSL_CIPHER, &tls->cipher },
+        { GRN_PY_SSL_SERVER_NAME, &tls->server_name },
+        { GRN_PY_SSL_CLIENT_VERIFY, &tls->verify },
+        { GRN_PY_SSL_CLIENT_S_DN, &tls->s_dn },
+        { GRN_PY_SSL_CLIENT_I_DN, &tls->i_dn },
+        { GRN_PY_SSL_CLIENT_SERIAL, &tls->serial },
+        { GRN_PY_SSL_CLIENT_CERT, &tls->cert },
+    };
+
+    for (i = 0; i < grn_nelems(vars); i++) {
+        if (vars[i].value->len
+            && grn_py_set_str(env, vars[i].key, vars[i].value->data, vars[i].value->len) != 0)
+        {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *
 grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
 {
     size_t                 sn_len;
     PyObject              *env, *value;
     grn_str_t             *sn, *rid;
+    grn_http_tls_t        *tls;
     grn_http_connection_t *c = r->connection;
 
     env = PyDict_Copy(grn_py_environ_template);
@@ -646,7 +687,16 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
 
     Py_DECREF(value);
 
-    if (r->https && PyDict_SetItem(env, grn_py_keys[GRN_PY_WSGI_URL_SCHEME], grn_py_https) != 0) {
+    if (r->https
+        && (PyDict_SetItem(env, grn_py_keys[GRN_PY_WSGI_URL_SCHEME], grn_py_https) != 0
+            || grn_py_set_str(env, GRN_PY_HTTPS, "on", 2) != 0))
+    {
+        goto failed;
+    }
+
+    /* TLS: as mod_ssl and nginx Unit name them; the client certificate's only when sent. */
+    tls = grn_http_ssl_info(r);
+    if (tls != NULL && grn_py_set_tls(env, tls) != 0) {
         goto failed;
     }
 

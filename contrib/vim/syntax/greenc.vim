@@ -28,6 +28,10 @@ syn keyword greencDirective log_format max_requests pass pid python_path real_ip
 syn keyword greencDirective real_ip_recursive request_buffering request_id_header return root
 syn keyword greencDirective router_workers script_name send_timeout server server_name
 syn keyword greencDirective server_tokens set_real_ip_from ssl_certificate ssl_certificate_key
+syn keyword greencDirective ssl_ciphers ssl_client_certificate ssl_conf_command ssl_ktls
+syn keyword greencDirective ssl_password_file ssl_prefer_server_ciphers ssl_protocols
+syn keyword greencDirective ssl_session_cache ssl_session_tickets ssl_session_timeout
+syn keyword greencDirective ssl_verify_client ssl_verify_depth
 syn keyword greencDirective status threads timeout try_files types user worker_connections workers
 syn keyword greencDirective wsgi
 
