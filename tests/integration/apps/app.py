@@ -4,7 +4,8 @@ Dependency-free on purpose: it must import in any interpreter greenc embeds.
 Each route exposes one thing a test needs to observe from inside the worker:
 
     /            hello
-    /echo        the request body, read from wsgi.input with read(n)
+    /echo        the request body, read from wsgi.input with read(n); with &mark=PATH it
+                 first creates PATH so a test knows the app is about to read
     /lines       the request body's lines, read with readline()/readlines()/iteration
     /environ     selected environ keys as JSON
     /sleep?t=N   sleeps N seconds; with &mark=PATH it first creates PATH so a test
@@ -90,6 +91,9 @@ def application(environ, start_response):
     if path == "/":
         return _respond(start_response, "Hello, world!\n")
     if path == "/echo":
+        if q.get("mark"):
+            with open(q["mark"], "w") as f:
+                f.write(str(os.getpid()))
         return _respond(start_response, _read_body(environ),
                         content_type="application/octet-stream")
     if path == "/lines":
