@@ -10,6 +10,8 @@ import http.client
 import threading
 import time
 
+import pytest
+
 from harness import REQUEST_TIMEOUT, parse_responses, recv_until_close
 
 
@@ -147,6 +149,8 @@ def test_http10_request_is_answered_then_closed(shared_greenc):
     assert b" 200 " in raw.split(b"\r\n", 1)[0]
     assert raw.endswith(b"ok\n")
     assert raw.closed
+    (r,) = parse_responses(raw)
+    assert r.body == b"ok\n"
 
 
 def test_many_concurrent_connections_are_all_served(shared_greenc):
@@ -169,6 +173,8 @@ def test_many_concurrent_connections_are_all_served(shared_greenc):
 def _assert_400_then_closed(raw):
     assert raw.startswith(b"HTTP/1.1 400"), raw[:100]
     assert raw.closed, "server kept the connection open after a 400"
+    (r,) = parse_responses(raw)
+    assert r.headers["Connection"] == "close"
 
 
 def test_garbage_request_gets_400_and_close(shared_greenc):
@@ -190,6 +196,7 @@ def test_bad_request_after_good_one_on_same_connection_answers_both(shared_green
     first, rest = raw.split(b"ok\n", 1)
     assert first.startswith(b"HTTP/1.1 200")
     assert rest.startswith(b"HTTP/1.1 400")
+    assert [r.status for r in parse_responses(raw)] == [200, 400]
 
 
 # --- BRIEF 6: strict framing --------------------------------------------------
@@ -243,3 +250,17 @@ def test_request_with_half_close_is_answered_then_closed_at_once(shared_greenc):
     assert raw.startswith(b"HTTP/1.1 200")
     assert raw.closed
     assert time.monotonic() - start < 3
+
+
+def test_parse_responses_fails_on_bytes_that_h11_refuses():
+    # The harness's own check (no server): parse_responses would split these, h11 does not.
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    assert parse_responses(ok)[0].body == b"ok"
+    bad = [
+        ok.replace(b"Content-Length:", b"Content-Length :"),            # space before colon
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok" + ok,
+        ok.replace(b"Content-Length: 2", b"Content-Length: 2\r\nContent-Length: 3"),
+    ]
+    for data in bad:
+        with pytest.raises(AssertionError):
+            parse_responses(data)

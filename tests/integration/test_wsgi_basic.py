@@ -5,10 +5,9 @@ Tests marked "BRIEF 5" protect PEP 3333 details of BRIEF section 5 beyond the
 first contract.
 """
 
-import json
 import subprocess
 
-from harness import app_block, default_locations, free_port, wait_for
+from harness import app_block, default_locations, free_port, parse_responses, wait_for
 
 
 def test_environ_has_cgi_and_wsgi_keys(shared_greenc):
@@ -55,8 +54,8 @@ def test_repeated_headers_are_joined_with_commas(shared_greenc):
     # BRIEF 5
     raw = shared_greenc.raw(b"GET /environ HTTP/1.1\r\nHost: localhost\r\n"
                             b"X-Multi: one\r\nX-Multi: two\r\nConnection: close\r\n\r\n")
-    body = raw.split(b"\r\n\r\n", 1)[1]
-    env = json.loads(body)
+    (r,) = parse_responses(raw)
+    env = r.json()
     assert env["http"]["HTTP_X_MULTI"] in ("one,two", "one, two")
 
 
