@@ -7,6 +7,7 @@ policy of BRIEF section 6.
 
 import email.utils
 import http.client
+import re
 import threading
 import time
 
@@ -264,3 +265,38 @@ def test_parse_responses_fails_on_bytes_that_h11_refuses():
     for data in bad:
         with pytest.raises(AssertionError):
             parse_responses(data)
+
+
+def test_http10_keep_alive_request_keeps_the_connection_and_says_so(shared_greenc):
+    # HTTP/1.0 closes by default; `Connection: keep-alive` asks to keep the connection, and
+    # the answer must say `Connection: keep-alive` (an HTTP/1.0 client closes otherwise).
+    def complete(data):
+        head, sep, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"\r\nContent-Length: (\d+)", head)
+        return sep and length and len(body) >= int(length.group(1))
+
+    with shared_greenc.connect() as s:
+        for path, body in (("/", b"Hello, world!\n"), ("/healthz", b"ok\n")):
+            s.sendall(f"GET {path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".encode())
+            raw = recv_until_close(s, until=complete)
+            assert not raw.closed, f"closed after an HTTP/1.0 keep-alive request: {raw!r}"
+            (r,) = parse_responses(raw)
+            assert r.status == 200 and r.body == body
+            assert r.headers["Connection"].lower() == "keep-alive", raw
+        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")     # no keep-alive: the last one
+        raw = recv_until_close(s)
+    assert raw.closed
+    (r,) = parse_responses(raw)
+    assert r.body == b"ok\n" and r.headers["Connection"].lower() != "keep-alive"
+
+
+def test_options_asterisk_reaches_the_app_with_the_target_as_gunicorn_gives_it(shared_greenc):
+    # RFC 9112 3.2.4: OPTIONS * asks about the server itself. It goes to the app (through
+    # `location /`), and the environ holds the target as Gunicorn sets it: RAW_URI and
+    # PATH_INFO "*" (urlsplit("*").path), an empty SCRIPT_NAME and QUERY_STRING; greenc's
+    # REQUEST_URI is the target too.
+    raw = shared_greenc.raw(b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    (r,) = parse_responses(raw)
+    assert r.status == 200, raw
+    assert r.json() == {"REQUEST_URI": "*", "RAW_URI": "*", "SCRIPT_NAME": "", "PATH_INFO": "*",
+                        "QUERY_STRING": ""}

@@ -17,6 +17,7 @@ Each route exposes one thing a test needs to observe from inside the worker:
     /pid         os.getpid()
     /log?msg=M   writes M to wsgi.errors
     /close?mark=PATH  returns an iterable whose close() creates PATH
+    OPTIONS (any target, `*` too)  the target keys of the environ as JSON
 """
 
 import json
@@ -88,6 +89,10 @@ def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     q = _query(environ)
 
+    if environ["REQUEST_METHOD"] == "OPTIONS":
+        return _json(start_response, {k: environ.get(k) for k in
+                                      ("REQUEST_URI", "RAW_URI", "SCRIPT_NAME", "PATH_INFO",
+                                       "QUERY_STRING")})
     if path == "/":
         return _respond(start_response, "Hello, world!\n")
     if path == "/echo":
