@@ -7,6 +7,8 @@ import signal
 import threading
 import time
 
+import pytest
+
 from harness import (READY_TIMEOUT, SLOW, RequestLoop, app_block, free_port, parse_responses,
                      pid_alive, recv_until_close, start_in_flight, wait_for)
 
@@ -90,6 +92,42 @@ def test_app_import_failure_backs_off_and_other_apps_keep_serving(greenc_factory
     assert pid_alive(g.pid)
     assert g.get("/").status == 200
 
+
+
+@pytest.mark.parametrize("wsgi, exception", [
+    ("no_such_module_xyz:application", "ModuleNotFoundError: No module named 'no_such_module_xyz'"),
+    ("app:no_such_callable", "AttributeError: module 'app' has no attribute 'no_such_callable'"),
+], ids=["missing-module", "missing-attribute"])
+def test_missing_module_or_attribute_is_a_boot_error_naming_the_app_retried_with_backoff(
+        greenc_factory, wsgi, exception):
+    g = greenc_factory()
+    broken_port = free_port()
+    g.write_config(
+        apps=(app_block("hello", python_path=g.apps_dir, workers=1) + "\n" +
+              app_block("missing", wsgi=wsgi, python_path=g.apps_dir, workers=1)),
+        extra_servers=("    server {\n"
+                       f"        listen 127.0.0.1:{broken_port};\n"
+                       "        location / { pass missing; }\n"
+                       "    }\n"))
+    g.start()
+
+    def failures(n):
+        return wait_for(lambda: g.log_text().count('app "missing": worker process') >= n and
+                        time.monotonic(), 10 * SLOW, what=f"boot failure {n}")
+
+    # 1 s, then 2 s between attempts: measured here, since log times have 1 s resolution.
+    first, second, third = failures(1), failures(2), failures(3)
+    assert second - first > 0.7 and third - second > 1.7, (second - first, third - second)
+    lines = g.log_text().splitlines()
+    i = next(i for i, x in enumerate(lines) if 'app "missing": cannot load' in x)
+    assert "[error]" in lines[i] and f'cannot load "{wsgi}"' in lines[i], lines[i]
+    assert exception in lines[i + 1:i + 12], lines[i:i + 12]
+    fails = [x for x in lines if 'app "missing": worker process' in x]
+    assert "failed to boot" in fails[0] and "next attempt in 1s" in fails[0], fails
+    assert "next attempt in 2s" in fails[1], fails
+    starts = sum('for app "missing"' in x for x in g.log_text().splitlines())
+    assert starts <= len(fails) + 1, f"{starts} workers started for {len(fails)} failures"
+    assert g.get("/").status == 200                 # the other app is unharmed
 
 
 def _threaded(greenc_factory, threads, locations=None):
