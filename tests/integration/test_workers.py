@@ -175,7 +175,7 @@ def test_four_threads_run_four_sleeping_requests_at_once(greenc_factory):
 
 def test_slow_request_does_not_delay_other_connections_of_the_same_worker(greenc_factory):
     g = _threaded(greenc_factory, 4)
-    slow = start_in_flight(g, 2)            # returns once the app sleeps in it
+    slow = start_in_flight(g, 2 * SLOW)     # returns once the app sleeps in it
     worker = int(slow.mark.read_text())
     timings = []
     for _ in range(8):                      # fresh connections, each to whichever thread
