@@ -152,22 +152,33 @@ class _CheckedConnection(http.client.HTTPConnection):
         self.sock = self.recorder = _RecordingSocket(self.sock)
 
 
+class CheckedConnection(_CheckedConnection):
+    """An http.client.HTTPConnection that keeps the bytes it received: after
+    one exchange, check_received(conn, method, response) holds them to h11."""
+
+
+def check_received(conn, method, response):
+    """The bytes conn received must be exactly one response that h11 accepts,
+    with the status and body http.client gave (response)."""
+    raw = bytes(conn.recorder.received)
+    from h11_check import h11_responses           # it imports h11 (python3-h11)
+    (checked,) = h11_responses(raw, methods=(method,), closed=True)
+    assert checked.status == response.status and checked.body == response.body, raw[:300]
+
+
 def http_request(port, method="GET", path="/", headers=None, body=None,
                  timeout=REQUEST_TIMEOUT, host="127.0.0.1"):
     """One request on its own connection. The response's bytes must also pass
     h11 (h11_check.py), so that a lenient http.client cannot hide a framing
     mistake."""
-    conn = _CheckedConnection(host, port, timeout=timeout)
+    conn = CheckedConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
         response = Response(r.status, r.reason, r.headers, r.read())
-        raw = bytes(conn.recorder.received)
     finally:
         conn.close()
-    from h11_check import h11_responses           # it imports h11 (python3-h11)
-    (checked,) = h11_responses(raw, methods=(method,), closed=True)
-    assert checked.status == response.status and checked.body == response.body, raw[:300]
+    check_received(conn, method, response)
     return response
 
 
@@ -456,7 +467,23 @@ class Greenc:
 def parse_responses(data, head_only=()):
     """Split raw bytes holding one or more HTTP/1.x responses into Response
     objects (Content-Length and chunked bodies; indexes in head_only are
-    answers to HEAD and have no body). Trailing incomplete data raises."""
+    answers to HEAD and have no body). Trailing incomplete data raises.
+
+    The same bytes must pass h11 (h11_check.py) with the same statuses and
+    bodies, read to their end as a closed connection is: a response that
+    h11 refuses, or bytes after one that announced a close, fail the test."""
+    responses = _split_responses(data, head_only)
+    from h11_check import h11_responses           # it imports h11 (python3-h11)
+    final = [(i, r) for i, r in enumerate(responses) if r.status >= 200]
+    methods = ["HEAD" if i in head_only else "GET" for i, _ in final] or ["GET"]
+    checked = h11_responses(bytes(data), methods=methods, closed=True)
+    assert [(c.status, c.body) for c in checked] == [(r.status, r.body) for _, r in final], \
+        f"h11 reads these bytes differently: {bytes(data)[:600]!r}"
+    assert all(c.complete for c in checked), bytes(data)[:600]
+    return responses
+
+
+def _split_responses(data, head_only):
     responses = []
     pos = 0
     while pos < len(data):

@@ -22,7 +22,8 @@ import socket
 import pytest
 
 from h11_check import h11_responses
-from harness import REPO, SLOW, Greenc, app_block, default_locations, recv_until_close
+from harness import (REPO, SLOW, Greenc, app_block, default_locations, free_port,
+                     recv_until_close, wait_for)
 
 CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -49,6 +50,8 @@ def application(environ, start_response):
         "headers": {k: v for k, v in environ.items()
                     if k.startswith("HTTP_") or k in ("CONTENT_TYPE", "CONTENT_LENGTH")},
         "body": body.decode("latin-1"),
+        "remote": [environ["REMOTE_ADDR"], environ["REMOTE_PORT"]],
+        "url_scheme": environ["wsgi.url_scheme"],
     }
     data = json.dumps(report).encode()
     start_response("200 OK", [("Content-Type", "application/json"),
@@ -57,12 +60,33 @@ def application(environ, start_response):
 '''
 
 
-def _server(tmp_path_factory, name, http_extra=""):
+def _server(tmp_path_factory, name, http_extra="", extra_servers=""):
     g = Greenc(tmp_path_factory.mktemp(name))
     (g.apps_dir / "corpus_app.py").write_text(CORPUS_APP)
     g.write_config(apps=app_block("hello", wsgi="corpus_app:application",
                                   python_path=g.apps_dir, workers=2),
-                   locations=default_locations(), http_extra=http_extra)
+                   locations=default_locations(), http_extra=http_extra,
+                   extra_servers=extra_servers)
+    return g
+
+
+def _default_server(tmp_path_factory):
+    """greenc's defaults, plus two servers for the cases written for Gunicorn's
+    proxy_protocol and forwarded_allow_ips settings: one on a `proxy_protocol`
+    listener (proxy_port), one that trusts loopback's X-Forwarded-* (trusting_port)."""
+    proxy_port, trusting_port = free_port(), free_port()
+    g = _server(tmp_path_factory, "corpus-default", extra_servers=(
+        "    server {\n"
+        f"        listen 127.0.0.1:{proxy_port} proxy_protocol;\n"
+        "        location / { pass hello; }\n"
+        "    }\n"
+        "    server {\n"
+        f"        listen 127.0.0.1:{trusting_port};\n"
+        "        set_real_ip_from 127.0.0.1;\n"
+        "        real_ip_header X-Forwarded-For;\n"
+        "        location / { pass hello; }\n"
+        "    }\n"))
+    g.proxy_port, g.trusting_port = proxy_port, trusting_port
     return g
 
 
@@ -73,7 +97,7 @@ def corpus_servers(tmp_path_factory):
     4094 bytes, header field 8190). large: 16k buffers, for the valid cases
     that Gunicorn runs with raised limits."""
     servers = {
-        "default": _server(tmp_path_factory, "corpus-default"),
+        "default": _default_server(tmp_path_factory),
         "gunicorn_limits": _server(tmp_path_factory, "corpus-glimits",
                                    "large_client_header_buffers 4 4k;"),
         "large": _server(tmp_path_factory, "corpus-large",
@@ -294,20 +318,29 @@ GUNICORN_SKIP = {
                    "(its limits are per line and per head, as nginx's)",
     "invalid/013": "needs permit_obsolete_folding, which greenc never permits "
                    "(covered by invalid/obs_fold_01)",
-    "invalid/019": "forwarded_allow_ips: greenc does not interpret X-Forwarded-* headers",
-    "invalid/pp_01": "PROXY protocol is not implemented in greenc",
-    "invalid/pp_02": "PROXY protocol is not implemented in greenc",
-    "invalid/pp_03": "PROXY protocol is not implemented in greenc",
-    "valid/pp_01": "PROXY protocol is not implemented in greenc",
-    "valid/pp_02": "PROXY protocol is not implemented in greenc",
-    "valid/pp_03": "PROXY protocol is not implemented in greenc",
-    "valid/pp_04": "PROXY protocol is not implemented in greenc",
-    "valid/pp_05": "PROXY protocol is not implemented in greenc",
     "valid/040_compat": "header_map=dangerous: greenc always drops header names with '_'",
     "valid/compat_obs_fold": "permit_obsolete_folding: greenc refuses obs-fold "
                              "(RFC 9112 5.2), see invalid/obs_fold_01",
     "valid/compat_obs_fold_huge": "permit_obsolete_folding: greenc refuses obs-fold",
 }
+
+# Cases written for Gunicorn's proxy_protocol setting run against a `listen ...
+# proxy_protocol` listener. The valid ones must be served with the PROXY header's
+# source as the client (REMOTE_ADDR, REMOTE_PORT), the invalid ones closed without an
+# answer and an info line in the error log (a peer that cannot speak PROXY protocol
+# cannot read an HTTP answer either; nginx does the same).
+PROXY_SOURCES = {
+    "valid/pp_01": ["192.168.0.1", "56324"],            # v1 TCP4
+    "valid/pp_02": ["192.168.0.1", "56324"],            # v1 TCP4, two requests
+    "valid/pp_04": ["192.168.1.10", "12345"],           # v2 PROXY TCP over IPv4
+    "valid/pp_05": ["2001:db8::1", "54321"],            # v2 PROXY TCP over IPv6
+}
+
+# Policy difference: Gunicorn's proxy_protocol accepts a connection that starts without
+# the header (valid/pp_03). On a greenc proxy_protocol listener the header is required, as
+# nginx requires it: otherwise any client that reaches the port directly could claim any
+# address by sending a PROXY line itself on a connection where the header is optional.
+PROXY_REQUIRED = {"valid/pp_03"}
 
 # Gunicorn cases whose outcome in greenc is a policy of its own.
 GUNICORN_POLICY_SERVED = {
@@ -316,6 +349,13 @@ GUNICORN_POLICY_SERVED = {
     # the field, so Content_Length can never pose as CONTENT_LENGTH in the environ.
     "invalid/040": "fields with '_' are dropped, the request is served",
 }
+
+# Policy difference: Gunicorn (forwarded_allow_ips *) refuses invalid/019's
+# `X-Forwarded-Proto: https` with `X-Forwarded-Ssl: off` as contradictory scheme headers.
+# greenc reads only X-Forwarded-Proto (from a peer in set_real_ip_from, the equivalent of
+# forwarded_allow_ips) and passes X-Forwarded-Ssl on as an ordinary header, so nothing
+# contradicts: the request is served with wsgi.url_scheme https.
+FORWARDED_SCHEME_SERVED = {"invalid/019"}
 
 # Valid Gunicorn cases that greenc refuses, with the reason.
 GUNICORN_POLICY_REFUSED = {
@@ -347,8 +387,34 @@ def test_gunicorn_invalid_case(corpus_servers, case):
     name, expected = case
     if name in GUNICORN_SKIP:
         pytest.skip(GUNICORN_SKIP[name])
+    settings = expected.get("settings") or {}
     g = corpus_servers["gunicorn_limits"]
     data = (CORPUS / "gunicorn" / (name + ".raw")).read_bytes()
+    if settings.get("proxy_protocol"):
+        g = corpus_servers["default"]
+        before = len(g.log_text())
+        responses, raw, closed = replay(g.proxy_port, data)
+        assert_refused(responses, raw, closed, allow_silent_close=True)
+        assert responses == [], f"a broken PROXY header was answered: {raw[:300]!r}"
+        wait_for(lambda: "broken PROXY protocol header" in g.log_text()[before:], 5 * SLOW,
+                 what="the info line about the broken PROXY header")
+        return
+    if name in FORWARDED_SCHEME_SERVED:
+        g = corpus_servers["default"]
+        responses, raw, closed = replay(g.trusting_port, _with_host(data, [
+            {"method": "GET", "uri": "/test", "version": [1, 1], "headers": []}]),
+            expect_responses=1)
+        assert_served(responses, raw, 1)
+        report = json.loads(responses[0].body)
+        assert report["url_scheme"] == "https"
+        assert report["headers"]["HTTP_X_FORWARDED_SSL"] == "off"
+        # From a peer not in set_real_ip_from, X-Forwarded-Proto changes nothing.
+        responses, raw, closed = replay(g.port, _with_host(data, [
+            {"method": "GET", "uri": "/test", "version": [1, 1], "headers": []}]),
+            expect_responses=1)
+        assert_served(responses, raw, 1)
+        assert json.loads(responses[0].body)["url_scheme"] == "http"
+        return
     responses, raw, closed = replay(g.port, data)
     if name in GUNICORN_POLICY_SERVED:
         assert_served(responses, raw, 1)
@@ -404,10 +470,23 @@ def test_gunicorn_valid_case(corpus_servers, case):
         assert_refused(responses, raw, closed, codes=(code,))
         return
 
-    responses, raw, closed = replay(g.port, data, expect_responses=len(requests))
+    port = g.port
+    if settings.get("proxy_protocol"):
+        port = g.proxy_port
+        if name in PROXY_REQUIRED:
+            before = len(g.log_text())
+            responses, raw, closed = replay(port, data)
+            assert closed and responses == [], raw[:300]
+            wait_for(lambda: "no PROXY protocol header" in g.log_text()[before:], 5 * SLOW,
+                     what="the info line about the missing PROXY header")
+            return
+
+    responses, raw, closed = replay(port, data, expect_responses=len(requests))
     assert_served(responses, raw, len(requests))
     for req, resp in zip(requests, responses):
         report = json.loads(resp.body)
+        if name in PROXY_SOURCES:
+            assert report["remote"] == PROXY_SOURCES[name], report
         assert report["method"] == req["method"]
         assert report["uri"] == req["uri"]
         assert report["protocol"] == "HTTP/1.%d" % req["version"][1]

@@ -7,8 +7,11 @@ policy of BRIEF section 6.
 
 import email.utils
 import http.client
+import re
 import threading
 import time
+
+import pytest
 
 from harness import REQUEST_TIMEOUT, parse_responses, recv_until_close
 
@@ -147,6 +150,8 @@ def test_http10_request_is_answered_then_closed(shared_greenc):
     assert b" 200 " in raw.split(b"\r\n", 1)[0]
     assert raw.endswith(b"ok\n")
     assert raw.closed
+    (r,) = parse_responses(raw)
+    assert r.body == b"ok\n"
 
 
 def test_many_concurrent_connections_are_all_served(shared_greenc):
@@ -169,6 +174,8 @@ def test_many_concurrent_connections_are_all_served(shared_greenc):
 def _assert_400_then_closed(raw):
     assert raw.startswith(b"HTTP/1.1 400"), raw[:100]
     assert raw.closed, "server kept the connection open after a 400"
+    (r,) = parse_responses(raw)
+    assert r.headers["Connection"] == "close"
 
 
 def test_garbage_request_gets_400_and_close(shared_greenc):
@@ -190,6 +197,7 @@ def test_bad_request_after_good_one_on_same_connection_answers_both(shared_green
     first, rest = raw.split(b"ok\n", 1)
     assert first.startswith(b"HTTP/1.1 200")
     assert rest.startswith(b"HTTP/1.1 400")
+    assert [r.status for r in parse_responses(raw)] == [200, 400]
 
 
 # --- BRIEF 6: strict framing --------------------------------------------------
@@ -243,3 +251,52 @@ def test_request_with_half_close_is_answered_then_closed_at_once(shared_greenc):
     assert raw.startswith(b"HTTP/1.1 200")
     assert raw.closed
     assert time.monotonic() - start < 3
+
+
+def test_parse_responses_fails_on_bytes_that_h11_refuses():
+    # The harness's own check (no server): parse_responses would split these, h11 does not.
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    assert parse_responses(ok)[0].body == b"ok"
+    bad = [
+        ok.replace(b"Content-Length:", b"Content-Length :"),            # space before colon
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok" + ok,
+        ok.replace(b"Content-Length: 2", b"Content-Length: 2\r\nContent-Length: 3"),
+    ]
+    for data in bad:
+        with pytest.raises(AssertionError):
+            parse_responses(data)
+
+
+def test_http10_keep_alive_request_keeps_the_connection_and_says_so(shared_greenc):
+    # HTTP/1.0 closes by default; `Connection: keep-alive` asks to keep the connection, and
+    # the answer must say `Connection: keep-alive` (an HTTP/1.0 client closes otherwise).
+    def complete(data):
+        head, sep, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"\r\nContent-Length: (\d+)", head)
+        return sep and length and len(body) >= int(length.group(1))
+
+    with shared_greenc.connect() as s:
+        for path, body in (("/", b"Hello, world!\n"), ("/healthz", b"ok\n")):
+            s.sendall(f"GET {path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".encode())
+            raw = recv_until_close(s, until=complete)
+            assert not raw.closed, f"closed after an HTTP/1.0 keep-alive request: {raw!r}"
+            (r,) = parse_responses(raw)
+            assert r.status == 200 and r.body == body
+            assert r.headers["Connection"].lower() == "keep-alive", raw
+        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")     # no keep-alive: the last one
+        raw = recv_until_close(s)
+    assert raw.closed
+    (r,) = parse_responses(raw)
+    assert r.body == b"ok\n" and r.headers["Connection"].lower() != "keep-alive"
+
+
+def test_options_asterisk_reaches_the_app_with_the_target_as_gunicorn_gives_it(shared_greenc):
+    # RFC 9112 3.2.4: OPTIONS * asks about the server itself. It goes to the app (through
+    # `location /`), and the environ holds the target as Gunicorn sets it: RAW_URI and
+    # PATH_INFO "*" (urlsplit("*").path), an empty SCRIPT_NAME and QUERY_STRING; greenc's
+    # REQUEST_URI is the target too.
+    raw = shared_greenc.raw(b"OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    (r,) = parse_responses(raw)
+    assert r.status == 200, raw
+    assert r.json() == {"REQUEST_URI": "*", "RAW_URI": "*", "SCRIPT_NAME": "", "PATH_INFO": "*",
+                        "QUERY_STRING": ""}

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from h11_check import h11_responses
-from harness import REQUEST_TIMEOUT, SLOW, Greenc, recv_until_close, serving
+from harness import REQUEST_TIMEOUT, SLOW, Greenc, app_block, recv_until_close, serving
 
 H = b"Host: localhost\r\n"
 
@@ -222,3 +222,66 @@ def test_worker_connections_limit_queues_the_next_connection(greenc_factory):
     finally:
         for s in held:
             s.close()
+
+
+def test_client_that_stops_reading_holds_no_python_thread(greenc_factory):
+    # One worker with one thread: if writing a response blocked the thread that runs Python,
+    # a reader that stalls would stop the whole app. The response is a generator of 1 MiB
+    # chunks, pulled only as the socket drains.
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1, extra="threads 1;"))
+    g.start()
+    with g.connect() as stalled:
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        stalled.sendall(b"GET /big?mb=64 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+        stalled.settimeout(REQUEST_TIMEOUT)
+        first = stalled.recv(64)
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n"), first
+        timings = []
+        for _ in range(5):                          # then read nothing more
+            t0 = time.monotonic()
+            r = g.get("/", headers={"Connection": "close"}, timeout=5 * SLOW)
+            timings.append(time.monotonic() - t0)
+            assert r.status == 200 and r.body == b"Hello, world!\n"
+        assert max(timings) < 0.3 * SLOW, f"requests beside a stalled reader took {timings}"
+        # The stalled response was only paused: all of it comes once the client reads.
+        rest = recv_until_close(stalled, timeout=30 * SLOW)
+    assert rest.closed
+    head, _, body = (first + rest).partition(b"\r\n\r\n")
+    assert b"\r\nContent-Length: 67108864" in head
+    assert len(body) == 64 << 20 and body.count(b"x") == len(body)
+
+
+def test_out_of_descriptors_pauses_accepting_then_recovers(greenc_factory):
+    # limit_nofile 64 for the app's one worker, then ~80 idle connections: accept4() fails
+    # with EMFILE. The worker must log it, pause accepting (the rest wait in the backlog)
+    # rather than spin or die, and serve again once connections close.
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1, extra="limit_nofile 64;"))
+    g.start()
+    [worker] = g.wait_workers(1)
+    held = []
+    try:
+        for _ in range(80):
+            held.append(g.connect())
+        g.wait_log("pausing accepts", timeout=5 * SLOW)
+        paused_at = time.monotonic()
+        line = next(x for x in g.log_text().splitlines() if "pausing accepts" in x)
+        assert "[crit]" in line and f"{worker}#" in line, line
+        assert "Too many open files" in line, line
+        # An accepted connection is still served while the worker pauses.
+        s = held[0]
+        s.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r\n")
+        s.settimeout(REQUEST_TIMEOUT)
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n")
+    finally:
+        for s in held:
+            s.close()
+    # The pause is a timer, not a busy retry: about one line per second of EMFILE.
+    t0 = time.monotonic()
+    r = g.get("/", headers={"Connection": "close"}, timeout=10 * SLOW)
+    assert r.status == 200 and r.body == b"Hello, world!\n"
+    assert time.monotonic() - t0 < 3 * SLOW
+    pauses = g.log_text().count("pausing accepts")
+    assert pauses <= 2 + 2 * (time.monotonic() - paused_at), f"{pauses} pauses: spinning"
+    assert g.worker_pids() == [worker], "the worker was replaced"

@@ -7,7 +7,10 @@ import signal
 import threading
 import time
 
-from harness import SLOW, RequestLoop, app_block, free_port, pid_alive, wait_for
+import pytest
+
+from harness import (READY_TIMEOUT, SLOW, RequestLoop, app_block, free_port, parse_responses,
+                     pid_alive, recv_until_close, start_in_flight, wait_for)
 
 LOG_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(debug|info|notice|warn|error|crit"
                       r"|alert|emerg)\] (\d+)#(\d+): \S")
@@ -91,17 +94,71 @@ def test_app_import_failure_backs_off_and_other_apps_keep_serving(greenc_factory
 
 
 
-def test_threads_serve_concurrent_requests_in_one_worker(greenc_factory):
-    # One worker, four event-loop threads: four 1 s requests overlap instead of queueing.
+@pytest.mark.parametrize("wsgi, exception", [
+    ("no_such_module_xyz:application", "ModuleNotFoundError: No module named 'no_such_module_xyz'"),
+    ("app:no_such_callable", "AttributeError: module 'app' has no attribute 'no_such_callable'"),
+], ids=["missing-module", "missing-attribute"])
+def test_missing_module_or_attribute_is_a_boot_error_naming_the_app_retried_with_backoff(
+        greenc_factory, wsgi, exception):
     g = greenc_factory()
-    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1, extra="threads 4;"))
+    broken_port = free_port()
+    g.write_config(
+        apps=(app_block("hello", python_path=g.apps_dir, workers=1) + "\n" +
+              app_block("missing", wsgi=wsgi, python_path=g.apps_dir, workers=1)),
+        extra_servers=("    server {\n"
+                       f"        listen 127.0.0.1:{broken_port};\n"
+                       "        location / { pass missing; }\n"
+                       "    }\n"))
+    g.start()
+
+    def failures(n):
+        return wait_for(lambda: g.log_text().count('app "missing": worker process') >= n and
+                        time.monotonic(), 10 * SLOW, what=f"boot failure {n}")
+
+    # 1 s, then 2 s between attempts: measured here, since log times have 1 s resolution.
+    first, second, third = failures(1), failures(2), failures(3)
+    assert second - first > 0.7 and third - second > 1.7, (second - first, third - second)
+    lines = g.log_text().splitlines()
+    i = next(i for i, x in enumerate(lines) if 'app "missing": cannot load' in x)
+    assert "[error]" in lines[i] and f'cannot load "{wsgi}"' in lines[i], lines[i]
+    assert exception in lines[i + 1:i + 12], lines[i:i + 12]
+    fails = [x for x in lines if 'app "missing": worker process' in x]
+    assert "failed to boot" in fails[0] and "next attempt in 1s" in fails[0], fails
+    assert "next attempt in 2s" in fails[1], fails
+    starts = sum('for app "missing"' in x for x in g.log_text().splitlines())
+    assert starts <= len(fails) + 1, f"{starts} workers started for {len(fails)} failures"
+    assert g.get("/").status == 200                 # the other app is unharmed
+
+
+def _threaded(greenc_factory, threads, locations=None):
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1, extra=f"threads {threads};"),
+                   **({"locations": locations} if locations else {}))
     g.start()
     g.wait_workers(1)
-    results = []
+    return g
+
+
+def _timed_get(g, path):
+    """(seconds, status, body) of one GET on a fresh connection."""
+    t0 = time.monotonic()
+    r = g.request("GET", path, headers={"Connection": "close"}, timeout=10 * SLOW)
+    return time.monotonic() - t0, r.status, r.body
+
+
+def test_four_threads_run_four_sleeping_requests_at_once(greenc_factory):
+    # One worker, four event-loop threads: four requests that each sleep 0.5 s in Python
+    # overlap (the GIL is released in time.sleep) instead of queueing for 2 s.
+    g = _threaded(greenc_factory, 4)
+    results, errors = [], []
+    ready = threading.Barrier(4)
 
     def one():
-        results.append(g.request("GET", "/sleep?t=1", headers={"Connection": "close"},
-                                 timeout=10 * SLOW).status)
+        try:
+            ready.wait(5)
+            results.append(_timed_get(g, "/sleep?t=0.5"))
+        except Exception as e:          # noqa: BLE001 - reported below
+            errors.append(repr(e))
 
     clients = [threading.Thread(target=one) for _ in range(4)]
     start = time.monotonic()
@@ -110,9 +167,52 @@ def test_threads_serve_concurrent_requests_in_one_worker(greenc_factory):
     for c in clients:
         c.join(15 * SLOW)
     elapsed = time.monotonic() - start
-    assert results == [200] * 4
-    assert elapsed < 2.5 * SLOW, f"4 concurrent 1 s requests took {elapsed:.2f}s on 4 threads"
+    assert errors == [] and [s for _, s, _ in results] == [200] * 4, (errors, results)
+    assert elapsed < 0.5 + 0.4 * SLOW, \
+        f"4 concurrent 0.5 s requests took {elapsed:.2f}s on 4 threads: {results}"
     assert g.get("/environ").json().get("wsgi.multithread") is True
+
+
+def test_slow_request_does_not_delay_other_connections_of_the_same_worker(greenc_factory):
+    g = _threaded(greenc_factory, 4)
+    slow = start_in_flight(g, 2 * SLOW)     # returns once the app sleeps in it
+    worker = int(slow.mark.read_text())
+    timings = []
+    for _ in range(8):                      # fresh connections, each to whichever thread
+        seconds, status, body = _timed_get(g, "/pid")
+        assert status == 200
+        assert int(body) == worker           # the same process as the slow request
+        timings.append(seconds)
+    assert slow.is_alive(), "the slow request ended before the others were measured"
+    assert max(timings) < 0.25 * SLOW, f"requests beside a slow one took {timings}"
+    response, error = slow.result(10 * SLOW)
+    assert error is None and response.status == 200 and response.body == b"slept\n"
+
+
+def test_app_blocked_on_a_streamed_body_does_not_stop_the_other_thread(greenc_factory, tmp_path):
+    # request_buffering off: wsgi.input reads from the socket. While one thread's app waits
+    # there for the rest of a body, the GIL must be free for the other thread's requests.
+    g = _threaded(greenc_factory, 2, locations=(
+        '        location = /healthz { return 200 "ok\\n"; }\n'
+        "        location /echo { pass hello; request_buffering off; }\n"
+        "        location / { pass hello; }\n"))
+    mark = tmp_path / "reading.mark"
+    body = bytes(range(256)) * 40                   # 10240 bytes, half sent at first
+    with g.connect() as upload:
+        upload.sendall(f"POST /echo?mark={mark} HTTP/1.1\r\nHost: t\r\n"
+                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                       + body[:len(body) // 2])
+        wait_for(mark.exists, READY_TIMEOUT, what="the app to start reading the body")
+        timings = []
+        for _ in range(6):
+            seconds, status, got = _timed_get(g, "/")
+            assert status == 200 and got == b"Hello, world!\n"
+            timings.append(seconds)
+        upload.sendall(body[len(body) // 2:])
+        raw = recv_until_close(upload)
+    assert max(timings) < 0.25 * SLOW, f"requests beside a blocked read took {timings}"
+    (r,) = parse_responses(raw)
+    assert r.status == 200 and r.body == body
 
 
 def test_ttin_adds_and_ttou_removes_a_worker(greenc_factory):

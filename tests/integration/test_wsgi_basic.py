@@ -5,9 +5,9 @@ Tests marked "BRIEF 5" protect PEP 3333 details of BRIEF section 5 beyond the
 first contract.
 """
 
-import json
+import subprocess
 
-from harness import app_block, default_locations, free_port, wait_for
+from harness import app_block, default_locations, free_port, parse_responses, wait_for
 
 
 def test_environ_has_cgi_and_wsgi_keys(shared_greenc):
@@ -54,8 +54,8 @@ def test_repeated_headers_are_joined_with_commas(shared_greenc):
     # BRIEF 5
     raw = shared_greenc.raw(b"GET /environ HTTP/1.1\r\nHost: localhost\r\n"
                             b"X-Multi: one\r\nX-Multi: two\r\nConnection: close\r\n\r\n")
-    body = raw.split(b"\r\n\r\n", 1)[1]
-    env = json.loads(body)
+    (r,) = parse_responses(raw)
+    env = r.json()
     assert env["http"]["HTTP_X_MULTI"] in ("one,two", "one, two")
 
 
@@ -155,3 +155,28 @@ def test_factory_arguments_must_be_literals(greenc_factory):
     g.start(wait=False)
     g.wait_log("failed to boot")
     assert "must be literals" in g.log_text() or "malformed node" in g.log_text()
+
+
+def test_home_virtualenv_gives_the_app_its_site_packages_and_prefix(greenc_factory, tmp_path):
+    # A venv as `python -m venv` makes it (no network, nothing installed), with a module that
+    # only its site-packages holds: the app imports it, and sys.prefix is the venv's.
+    venv = tmp_path / "venv"
+    made = subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages",
+                           "--without-pip", str(venv)], capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    (site,) = venv.glob("lib/python3*/site-packages")
+    (site / "greenc_venv_marker.py").write_text("WHERE = 'in the venv'\n")
+    g = greenc_factory()
+    g.write_config(apps=app_block(wsgi="venv_app:application", python_path=g.apps_dir,
+                                  extra=f"home {venv};"))
+    g.start()
+    r = g.get("/")
+    assert r.status == 200, g.diagnostics()
+    got = r.json()
+    assert got["marker"] == str(site / "greenc_venv_marker.py")
+    assert got["marker_value"] == "in the venv"
+    assert got["prefix"] == str(venv)
+    assert got["base_prefix"] != str(venv)
+    # --system-site-packages: Debian's packages stay importable, as with the venv's python.
+    assert got["system_site"] and not got["system_site"].startswith(str(venv))

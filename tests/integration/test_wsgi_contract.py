@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from harness import (HERE, REQUEST_TIMEOUT, SLOW, Greenc, Response, app_block, parse_responses,
-                     recv_until_close, serving, wait_for)
+from harness import (HERE, REQUEST_TIMEOUT, SLOW, CheckedConnection, Greenc, Response, app_block,
+                     check_received, parse_responses, recv_until_close, serving, wait_for)
 
 FRAMEWORK_APPS = HERE / "apps" / "frameworks"
 
@@ -77,18 +77,21 @@ def contract(tmp_path_factory):
 
 
 def request(contract, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
-    """Like Greenc.request, but a generator body goes out chunked (encode_chunked)."""
+    """Like Greenc.request, but a generator body goes out chunked (encode_chunked).
+    The response's bytes must pass h11 too (harness.check_received)."""
     headers = dict(headers or {})
     chunked = body is not None and not isinstance(body, (bytes, str))
     if chunked:
         headers.setdefault("Transfer-Encoding", "chunked")
-    conn = http.client.HTTPConnection("127.0.0.1", contract.g.port, timeout=timeout)
+    conn = CheckedConnection("127.0.0.1", contract.g.port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers, encode_chunked=chunked)
         r = conn.getresponse()
-        return Response(r.status, r.reason, r.headers, r.read())
+        response = Response(r.status, r.reason, r.headers, r.read())
     finally:
         conn.close()
+    check_received(conn, method, response)
+    return response
 
 
 def environ_of(contract, path="/environ", **kw):

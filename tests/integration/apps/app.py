@@ -4,7 +4,8 @@ Dependency-free on purpose: it must import in any interpreter greenc embeds.
 Each route exposes one thing a test needs to observe from inside the worker:
 
     /            hello
-    /echo        the request body, read from wsgi.input with read(n)
+    /echo        the request body, read from wsgi.input with read(n); with &mark=PATH it
+                 first creates PATH so a test knows the app is about to read
     /lines       the request body's lines, read with readline()/readlines()/iteration
     /environ     selected environ keys as JSON
     /sleep?t=N   sleeps N seconds; with &mark=PATH it first creates PATH so a test
@@ -16,6 +17,7 @@ Each route exposes one thing a test needs to observe from inside the worker:
     /pid         os.getpid()
     /log?msg=M   writes M to wsgi.errors
     /close?mark=PATH  returns an iterable whose close() creates PATH
+    OPTIONS (any target, `*` too)  the target keys of the environ as JSON
 """
 
 import json
@@ -87,9 +89,16 @@ def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     q = _query(environ)
 
+    if environ["REQUEST_METHOD"] == "OPTIONS":
+        return _json(start_response, {k: environ.get(k) for k in
+                                      ("REQUEST_URI", "RAW_URI", "SCRIPT_NAME", "PATH_INFO",
+                                       "QUERY_STRING")})
     if path == "/":
         return _respond(start_response, "Hello, world!\n")
     if path == "/echo":
+        if q.get("mark"):
+            with open(q["mark"], "w") as f:
+                f.write(str(os.getpid()))
         return _respond(start_response, _read_body(environ),
                         content_type="application/octet-stream")
     if path == "/lines":

@@ -52,3 +52,10 @@ def download(name):
     return send_file(os.path.join(DATA, os.path.basename(name)),
                      mimetype="application/octet-stream", as_attachment=True,
                      download_name="data.bin", conditional=True, etag=True)
+
+
+@app.route("/read-unbounded", methods=["POST"])
+def read_unbounded():
+    # read() without a size: what both validators forbid (PEP 3333 promises no EOF marker).
+    # The negative control of test_framework_validators.py.
+    return f"read {len(request.environ['wsgi.input'].read())} bytes"

@@ -1,4 +1,5 @@
-"""Pyramid 2 (Debian's python3-pyramid): hello and a multipart upload."""
+"""Pyramid 2 (Debian's python3-pyramid): hello, a multipart upload, a body echo, a
+form post and a streamed response."""
 
 import hashlib
 
@@ -21,11 +22,26 @@ def echo(request):
     return Response(body=request.body, content_type="application/octet-stream")
 
 
+def form(request):
+    return Response(f"name={request.POST.get('name')} "
+                    f"tags={','.join(request.POST.getall('tag'))}", content_type="text/plain")
+
+
+def stream(request):
+    n = int(request.GET.get("n", "3"))
+    return Response(app_iter=(f"line {i}\n".encode() for i in range(n)),
+                    content_type="text/plain")
+
+
 with Configurator() as config:
     config.add_route("hello", "/")
     config.add_route("upload", "/upload")
     config.add_route("echo", "/echo")
+    config.add_route("form", "/form")
+    config.add_route("stream", "/stream")
     config.add_view(hello, route_name="hello")
     config.add_view(upload, route_name="upload", renderer="json", request_method="POST")
     config.add_view(echo, route_name="echo", request_method="POST")
+    config.add_view(form, route_name="form", request_method="POST")
+    config.add_view(stream, route_name="stream")
     app = config.make_wsgi_app()
