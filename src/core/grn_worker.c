@@ -176,10 +176,15 @@ grn_worker_dispatch(grn_http_worker_t *w, int fd, grn_listening_t *ls)
         return GRN_DECLINED;
     }
 
-    least = w->connections;
+    /*
+     * A thread's load counts the connections handed to it and not adopted yet: a burst of
+     * accepts would otherwise send them all to the thread that looked empty.
+     */
+    least = w->connections + __atomic_load_n(&self->nhandoff, __ATOMIC_RELAXED);
     for (i = 0; i < grn_worker_nthreads && least > 0; i++) {
         t = &grn_worker_threads[i];
-        n = __atomic_load_n(&t->http.connections, __ATOMIC_RELAXED);
+        n = __atomic_load_n(&t->http.connections, __ATOMIC_RELAXED)
+            + __atomic_load_n(&t->nhandoff, __ATOMIC_RELAXED);
         if (t != self && n < least) {
             best = t;
             least = n;
@@ -196,7 +201,7 @@ grn_worker_dispatch(grn_http_worker_t *w, int fd, grn_listening_t *ls)
     }
     best->handoff[best->nhandoff].fd = fd;
     best->handoff[best->nhandoff].listening = ls;
-    best->nhandoff++;
+    __atomic_store_n(&best->nhandoff, best->nhandoff + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&best->handoff_lock);
 
     grn_worker_thread_wake(best);
@@ -213,7 +218,7 @@ grn_worker_take_handoffs(grn_worker_thread_t *t, grn_flag_t adopt)
     pthread_mutex_lock(&t->handoff_lock);
     n = t->nhandoff;
     memcpy(taken, t->handoff, n * sizeof(grn_worker_handoff_t));
-    t->nhandoff = 0;
+    __atomic_store_n(&t->nhandoff, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&t->handoff_lock);
 
     for (i = 0; i < n; i++) {
