@@ -30,8 +30,9 @@ def hup_and_wait(g, generation, workers=2):
 
 
 def report(name, load):
+    """Print what a scenario saw and under what load; the run's log is the record."""
     counts = load.counts()
-    print(f"\n[chaos] {name}: {counts}")
+    print(f"\n[chaos] {name}: {counts} load: {load.shape()}")
     return counts
 
 
