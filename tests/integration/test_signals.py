@@ -8,6 +8,8 @@ USR1 reopens the log files.
 import signal
 import time
 
+import pytest
+
 from harness import (READY_TIMEOUT, SLOW, RequestLoop, app_block, pid_alive, run_greenc,
                      start_in_flight, wait_for)
 
@@ -176,9 +178,10 @@ def test_s_reopen_reopens_error_log(greenc):
     wait_for(greenc.error_log.exists, READY_TIMEOUT, what="a new error.log after -s reopen")
 
 
-def test_s_without_running_master_fails(tmp_path, greenc_factory):
+@pytest.mark.parametrize("command", ["stop", "reload"])
+def test_s_without_running_master_fails(greenc_factory, command):
     g = greenc_factory()                         # config written, never started
-    r = run_greenc("-s", "stop", "-c", g.conf)
+    r = run_greenc("-s", command, "-c", g.conf)
     assert r.returncode != 0
     assert str(g.pid_file) in r.stderr
 
