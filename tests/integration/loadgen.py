@@ -8,7 +8,8 @@ Kinds:
     refused     connect() refused: nobody was listening (a reload must never
                 cause this)
     reset       the connection was reset or cut while a request was in flight
-                on a fresh connection, or after some bytes of the response came
+                on a fresh connection, or after some bytes of the response came,
+                or connect() itself was reset
     idle_close  keep-alive only: the request went out on a connection that had
                 already served one, and the server closed it without a byte of
                 response. The server closed an idle connection just as the
@@ -50,6 +51,10 @@ class _Client:
                 self.sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
             except ConnectionRefusedError:
                 return "refused", None
+            except ConnectionResetError:
+                # The handshake was answered with a reset: a queued connection dropped
+                # by a closing listener, the same failure as a reset after sending.
+                return "reset", "connect"
             except socket.timeout:
                 return "timeout", "connect"
             except OSError as e:
