@@ -98,13 +98,15 @@ def test_nested_locations_match_as_nginx(nested, path, body):
     assert (r.status, r.text) == (200, body), path
 
 
-def test_nested_caret_prefix_stops_only_the_regexes_nested_beside_it(nested):
-    # nginx (ngx_http_core_find_location): the noregex of a "^~" found among /n/'s nested
-    # locations skips /n/'s nested regexes only; the search then returns "declined" to the
-    # server level, whose own noregex comes from /n/ (no "^~"), so the server's regexes run.
+def test_a_nested_prefix_match_leaves_the_server_regexes_to_run(nested):
+    # nginx (ngx_http_core_find_location): a search among /n/'s nested locations that ends
+    # on a prefix (not "=" and not a regex) returns "declined" to the server level, which
+    # then tries its own regexes, since /n/ itself is not "^~". A nested "^~" skips only the
+    # regexes nested beside it.
+    assert nested.get("/n/deep/x").text == "nested prefix\n"
     assert nested.get("/n/lit/x").text == "nested caret\n"
-    r = nested.get("/n/lit/a.txt")
-    assert (r.status, r.text) == (200, "top regex txt\n")
+    got = {path: nested.get(path).text for path in ("/n/deep/a.php", "/n/lit/a.txt")}
+    assert got == {"/n/deep/a.php": "top regex php\n", "/n/lit/a.txt": "top regex txt\n"}
 
 
 def _server(port, names, who, default=False):
