@@ -99,6 +99,9 @@ void grn_systemd_worker(void);
 void grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     __attribute__((noreturn));
 
+/* In a new worker: closes the older generations' listeners that `cycle` did not take over. */
+void grn_master_close_old_listening(grn_cycle_t *cycle);
+
 /*
  * The master: runs until stopped, then removes the pid file; returns the exit status. It owns
  * `cycle` from here on: a reload replaces it.
