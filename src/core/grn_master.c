@@ -618,27 +618,61 @@ grn_master_stop_all(grn_cycle_t *cycle GRN_UNUSED, int signo, grn_msec_t now, gr
     }
 }
 
+static grn_flag_t
+grn_master_cycle_holds(grn_cycle_t *cycle, int fd)
+{
+    grn_uint_t        i;
+    grn_listening_t  *ls = cycle->listening.elts;
+
+    for (i = 0; i < cycle->listening.nelts; i++) {
+        if (ls[i].fd == fd) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Whether any generation other than `except` still holds this listening fd. */
 static grn_flag_t
 grn_master_fd_shared(grn_cycle_t *cycle, grn_cycle_t *except, int fd)
 {
-    grn_uint_t        i, c;
-    grn_cycle_t      *other;
-    grn_listening_t  *ls;
+    grn_uint_t    c;
+    grn_cycle_t  *other;
 
     for (c = 0; c <= grn_nold_cycles; c++) {
         other = (c < grn_nold_cycles) ? grn_old_cycles[c] : cycle;
-        if (other == except || other == NULL) {
-            continue;
-        }
-        ls = other->listening.elts;
-        for (i = 0; i < other->listening.nelts; i++) {
-            if (ls[i].fd == fd) {
-                return 1;
-            }
+        if (other != except && other != NULL && grn_master_cycle_holds(other, fd)) {
+            return 1;
         }
     }
     return 0;
+}
+
+/*
+ * In a worker just forked: the master keeps the listeners of older generations open until
+ * their last worker exits, and a new worker that inherited them would keep an address removed
+ * by the reload listening (and queueing clients nobody serves) after the master closed it.
+ * Sockets the worker's own generation took over (same address) stay open.
+ */
+void
+grn_master_close_old_listening(grn_cycle_t *cycle)
+{
+    grn_uint_t        i, c;
+    grn_cycle_t      *old;
+    grn_listening_t  *ls;
+
+    for (c = 0; c < grn_nold_cycles; c++) {
+        old = grn_old_cycles[c];
+        if (old == cycle) {
+            continue;
+        }
+        ls = old->listening.elts;
+        for (i = 0; i < old->listening.nelts; i++) {
+            if (ls[i].fd != -1 && !grn_master_cycle_holds(cycle, ls[i].fd)) {
+                close(ls[i].fd);
+            }
+        }
+    }
 }
 
 /* A stopping server closes its listeners, so new connections are refused, not left queued. */

@@ -95,9 +95,20 @@ void grn_systemd_main_again(grn_log_t *log);
 grn_int_t grn_systemd_adopt(grn_cycle_t *cycle, grn_log_t *log);
 void grn_systemd_worker(void);
 
+/*
+ * Around every call into the app (grn_py_loader.c): an event-loop thread of a worker lets go
+ * of its gate while the app runs, so that a graceful stop can take its listeners meanwhile
+ * (see grn_worker.c). No-ops in any other thread.
+ */
+void grn_worker_app_enter(void);
+void grn_worker_app_leave(void);
+
 /* The worker process: never returns. */
 void grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     __attribute__((noreturn));
+
+/* In a new worker: closes the older generations' listeners that `cycle` did not take over. */
+void grn_master_close_old_listening(grn_cycle_t *cycle);
 
 /*
  * The master: runs until stopped, then removes the pid file; returns the exit status. It owns

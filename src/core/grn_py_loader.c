@@ -15,6 +15,7 @@
 
 #include "grn_core.h"
 #include "grn_cycle.h"
+#include "grn_process.h"
 #include "grn_py.h"
 
 #include <dlfcn.h>
@@ -118,23 +119,42 @@ grn_py_init(grn_cycle_t *cycle, grn_app_conf_t *app)
     return grn_py_mod->init(cycle, app);
 }
 
+/* The app may run for long: the calling thread's gate is open meanwhile (grn_worker.c). */
 grn_int_t
 grn_py_call(grn_http_request_t *r)
 {
-    return grn_py_mod ? grn_py_mod->call(r) : GRN_ERROR;
+    grn_int_t  rc;
+
+    if (grn_py_mod == NULL) {
+        return GRN_ERROR;
+    }
+    grn_worker_app_enter();
+    rc = grn_py_mod->call(r);
+    grn_worker_app_leave();
+    return rc;
 }
 
 grn_int_t
 grn_py_next(grn_http_request_t *r)
 {
-    return grn_py_mod ? grn_py_mod->next(r) : GRN_ERROR;
+    grn_int_t  rc;
+
+    if (grn_py_mod == NULL) {
+        return GRN_ERROR;
+    }
+    grn_worker_app_enter();
+    rc = grn_py_mod->next(r);
+    grn_worker_app_leave();
+    return rc;
 }
 
 void
 grn_py_abort(grn_http_request_t *r)
 {
     if (grn_py_mod) {
+        grn_worker_app_enter();
         grn_py_mod->abort(r);
+        grn_worker_app_leave();
     }
 }
 

@@ -31,6 +31,14 @@ grn_upgrade_new_master(void)
     return grn_upgrade_pid;
 }
 
+/* In a master an upgrade started: the old master still runs (it is still our parent). */
+static grn_flag_t
+grn_upgrade_old_master_runs(void)
+{
+    return grn_upgrade_parent > 1 && getppid() == grn_upgrade_parent
+           && kill(grn_upgrade_parent, 0) == 0;
+}
+
 /* Clears or sets FD_CLOEXEC on every listening socket: they cross execve() only for this. */
 static void
 grn_upgrade_cloexec(grn_cycle_t *cycle, grn_flag_t on)
@@ -63,6 +71,13 @@ grn_upgrade_start(grn_cycle_t *cycle)
         grn_log_error(GRN_LOG_ERR, cycle->log, 0, "USR2 ignored: a binary upgrade is already "
                       "under way (new master %d); QUIT one of the two masters first",
                       (int) grn_upgrade_pid);
+        return;
+    }
+    if (grn_upgrade_old_master_runs()) {
+        /* As nginx: a third master would rename our pid file over the old master's .oldbin. */
+        grn_log_error(GRN_LOG_ERR, cycle->log, 0, "USR2 ignored: this is the new master of a "
+                      "binary upgrade and the old master %d still runs; QUIT one of the two "
+                      "masters first", (int) grn_upgrade_parent);
         return;
     }
     if (grn_upgrade_argv == NULL || grn_upgrade_argv[0] == NULL) {
@@ -226,9 +241,5 @@ grn_upgrade_inherited(void)
 grn_flag_t
 grn_upgrade_socket_files_shared(void)
 {
-    if (grn_upgrade_pid != 0) {
-        return 1;
-    }
-    return grn_upgrade_parent > 1 && getppid() == grn_upgrade_parent
-           && kill(grn_upgrade_parent, 0) == 0;
+    return grn_upgrade_pid != 0 || grn_upgrade_old_master_runs();
 }

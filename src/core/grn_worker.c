@@ -17,23 +17,11 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-
-static void
-grn_worker_channel_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
-{
-    char     buf[16];
-    ssize_t  n;
-
-    n = read(ev->fd, buf, sizeof(buf));
-    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-        /* The master is gone: finish what is in flight and leave, as on QUIT. */
-        grn_sig_quit = 1;
-    }
-}
 
 static grn_int_t
 grn_worker_limits(grn_cycle_t *cycle, grn_app_conf_t *app)
@@ -108,8 +96,24 @@ grn_worker_drop_privileges(grn_cycle_t *cycle, grn_str_t *user, grn_str_t *group
 }
 
 /*
- * One event loop per thread. Thread 0 is the process's main thread: it alone reads the signals
- * (from a signalfd in its loop) and tells the other threads through their eventfd.
+ * One event loop per thread; thread 0 is the process's main thread. One more thread, the
+ * control thread, does nothing but wait for signals (on the signalfd) and act on them at once,
+ * whatever the event-loop threads are doing: it tells them through their eventfd.
+ *
+ * Stopping to accept. On QUIT this process must stop accepting at once, even while its threads
+ * are inside the app: it closes its copies of the listeners, so that once the master and the
+ * siblings have closed theirs the port refuses connections instead of queueing them for a
+ * worker that will never take them. Closing an fd that another thread may be using is a race
+ * (accept4() or epoll_ctl() on a number the kernel has meanwhile given to a new connection),
+ * and a listener still registered in a thread's epoll stays registered after close() as long
+ * as another process holds the socket, where it would keep taking EPOLLEXCLUSIVE wakeups from
+ * the siblings. Hence the gate: an event-loop thread holds its own `gate` whenever it runs C
+ * code and lets go of it only while it is in the app (grn_worker_app_enter/leave(), called
+ * around every call into Python) and, for good, once it has stopped accepting. The control
+ * thread takes each gate in turn. An idle thread has by then drained by itself, accepting what
+ * was already queued as before; a thread inside the app has its listeners deleted from its
+ * epoll by the control thread and, back from the app, finds `taken` and forgets them before
+ * it runs anything else. Only then are the fds closed.
  */
 typedef struct {
     int                 fd;
@@ -128,9 +132,16 @@ typedef struct {
     pthread_mutex_t         handoff_lock;
     grn_worker_handoff_t    handoff[64];
     grn_uint_t              nhandoff;
+
+    pthread_mutex_t         gate;        /* see "Stopping to accept" above */
+    grn_flag_t              gated;       /* the thread holds the gate outside the app */
+    grn_flag_t              stopped;     /* under the gate: it uses no listener any more */
+    grn_flag_t              taken;       /* under the gate: the control thread stopped it */
 } grn_worker_thread_t;
 
 static volatile sig_atomic_t  grn_worker_stop_threads;   /* 1: drain, 2: exit now */
+static __thread grn_worker_thread_t  *grn_worker_self;
+static int                    grn_worker_signal_fd;
 
 /*
  * USR1: each thread writes out its own buffered access log lines (the buffers are per thread
@@ -271,10 +282,174 @@ grn_worker_wake_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
     }
 }
 
+/*
+ * The master is gone: finish what is in flight and leave, as on QUIT (the control thread acts
+ * on it). The channel goes out of the loop: at EOF it would be ready at every turn.
+ */
 static void
-grn_worker_signal_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
+grn_worker_channel_handler(grn_event_t *ev, uint32_t events GRN_UNUSED)
 {
-    grn_signals_read_worker(ev->fd);
+    char     buf[16];
+    ssize_t  n;
+
+    n = read(ev->fd, buf, sizeof(buf));
+    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+        grn_event_del(&grn_worker_threads[0].loop, ev);
+        kill(getpid(), SIGQUIT);
+    }
+}
+
+/* Takes the gate back; forgets the listeners if the control thread took them meanwhile. */
+static void
+grn_worker_gate_lock(grn_worker_thread_t *t)
+{
+    pthread_mutex_lock(&t->gate);
+    if (t->taken && t->http.nlisteners) {
+        /*
+         * They are out of this thread's epoll and their fds are closed or about to be: neither
+         * the drain, nor an event left in this turn's batch, nor the baton may reach them.
+         */
+        t->http.nlisteners = 0;
+        t->http.draining = 1;
+    }
+}
+
+/* For good: the thread will not use a listener again, or is leaving. */
+static void
+grn_worker_gate_leave(grn_worker_thread_t *t)
+{
+    if (t->gated) {
+        t->stopped = 1;
+        t->gated = 0;
+        pthread_mutex_unlock(&t->gate);
+    }
+}
+
+void
+grn_worker_app_enter(void)
+{
+    grn_worker_thread_t  *t = grn_worker_self;
+
+    if (t && t->gated) {
+        pthread_mutex_unlock(&t->gate);
+    }
+}
+
+void
+grn_worker_app_leave(void)
+{
+    grn_worker_thread_t  *t = grn_worker_self;
+
+    if (t && t->gated) {
+        grn_worker_gate_lock(t);
+    }
+}
+
+/* The thread's own part of a graceful stop, at the top of a loop turn. */
+static void
+grn_worker_thread_stop(grn_worker_thread_t *t)
+{
+    if (!t->gated) {
+        return;
+    }
+    if (t->taken) {
+        /* Its listeners are forgotten: the drain only closes the idle keep-alive connections. */
+        t->http.draining = 0;
+    }
+    grn_http_worker_drain(&t->http);
+    grn_worker_gate_leave(t);
+}
+
+/*
+ * The control thread's part of a graceful stop: every event-loop thread is told, each one's
+ * listeners leave its epoll (by the thread itself when it is free to drain, by this thread
+ * when it is in the app), then the process's copies of the listening sockets are closed.
+ */
+static void
+grn_worker_stop_accepting(grn_cycle_t *cycle)
+{
+    grn_uint_t             i, j;
+    grn_listening_t       *ls;
+    grn_worker_thread_t   *t;
+    grn_http_listener_t   *l;
+
+    grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker draining");
+    grn_sb_set_accepting(0);
+    grn_worker_stop_threads = 1;
+    for (i = 0; i < grn_worker_nthreads; i++) {
+        grn_worker_thread_wake(&grn_worker_threads[i]);
+    }
+
+    for (i = 0; i < grn_worker_nthreads; i++) {
+        t = &grn_worker_threads[i];
+        pthread_mutex_lock(&t->gate);
+        if (!t->stopped) {
+            for (j = 0; j < t->http.nlisteners; j++) {
+                l = &t->http.listeners[j];
+                if (l->active) {
+                    (void) grn_event_del(&t->loop, &l->ev);
+                }
+            }
+            t->taken = 1;
+            t->stopped = 1;
+        }
+        pthread_mutex_unlock(&t->gate);
+    }
+
+    /* Listeners of other groups too: this process never accepts them. */
+    ls = cycle->listening.elts;
+    for (i = 0; i < cycle->listening.nelts; i++) {
+        if (ls[i].fd == -1) {
+            continue;
+        }
+        if (close(ls[i].fd) == -1) {
+            grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "close() of listener %.*s failed",
+                          (int) ls[i].addr_text.len, ls[i].addr_text.data);
+        }
+        ls[i].fd = -1;
+    }
+}
+
+/*
+ * Signals are blocked in every thread and read here only. TERM and INT (the master's fast
+ * stop) end the process on the spot, with no interpreter shutdown and no waiting for clients;
+ * QUIT stops the accepting at once, however long the requests in flight take.
+ */
+static void *
+grn_worker_control(void *data)
+{
+    grn_flag_t      stopping = 0;
+    grn_cycle_t    *cycle = data;
+    struct pollfd   pfd;
+
+    grn_log_tid = grn_worker_nthreads;
+    pfd.fd = grn_worker_signal_fd;
+    pfd.events = POLLIN;
+
+    for ( ;; ) {
+        if (poll(&pfd, 1, -1) == -1) {
+            if (errno != EINTR) {
+                grn_log_error(GRN_LOG_ALERT, cycle->log, errno, "poll() on the signalfd failed");
+                sleep(1);
+            }
+            continue;
+        }
+        grn_signals_read_worker(pfd.fd);
+
+        if (grn_sig_terminate) {
+            grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker exiting (fast)");
+            _exit(0);
+        }
+        if (grn_sig_quit && !stopping) {
+            stopping = 1;
+            grn_worker_stop_accepting(cycle);
+        }
+        if (grn_sig_reopen) {
+            grn_worker_thread_wake(&grn_worker_threads[0]);
+        }
+    }
+
+    return NULL;
 }
 
 static grn_int_t
@@ -285,6 +460,7 @@ grn_worker_thread_init(grn_worker_thread_t *t, grn_uint_t index, grn_cycle_t *cy
     t->index = index;
     t->group = group;
     pthread_mutex_init(&t->handoff_lock, NULL);
+    pthread_mutex_init(&t->gate, NULL);
 
     if (grn_event_loop_init(&t->loop, 512, cycle->log) != GRN_OK) {
         return GRN_ERROR;
@@ -328,6 +504,9 @@ grn_worker_thread_run(void *data)
     grn_worker_thread_t  *t = data;
 
     grn_log_tid = t->index;
+    grn_worker_self = t;
+    t->gated = 1;
+    grn_worker_gate_lock(t);
 
     for ( ;; ) {
         if (grn_worker_stop_threads == 2) {
@@ -337,8 +516,8 @@ grn_worker_thread_run(void *data)
             flushed = __atomic_load_n(&grn_worker_log_flushes, __ATOMIC_ACQUIRE);
             grn_http_log_flush(&t->http);
         }
-        if (grn_worker_stop_threads == 1 && !t->http.draining) {
-            grn_http_worker_drain(&t->http);
+        if (grn_worker_stop_threads == 1) {
+            grn_worker_thread_stop(t);
         }
         if (t->http.draining) {
             grn_worker_take_handoffs(t, 1);     /* handed over just before the drain */
@@ -351,6 +530,7 @@ grn_worker_thread_run(void *data)
         }
     }
 
+    grn_worker_gate_leave(t);
     grn_worker_take_handoffs(t, 0);
     grn_http_worker_done(&t->http);
     if (t->group->app) {
@@ -362,21 +542,22 @@ grn_worker_thread_run(void *data)
 void
 grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
 {
+    int                    rc;
     char                   ready = GRN_CHANNEL_READY;
-    sigset_t               all;
+    sigset_t               all, saved;
+    pthread_t              control;
     grn_uint_t             i, nthreads;
-    grn_event_t            ch, sig;
+    grn_event_t            ch;
     grn_app_conf_t        *app = group->app;
     grn_worker_thread_t   *threads, *main;
 
     grn_log_tid = 0;
     grn_systemd_worker();
 
-    sig.fd = grn_signals_init_worker(cycle->log);
-    if (sig.fd == -1) {
+    grn_worker_signal_fd = grn_signals_init_worker(cycle->log);
+    if (grn_worker_signal_fd == -1) {
         exit(2);
     }
-    sig.handler = grn_worker_signal_handler;
 
     if (app) {
         if (grn_worker_limits(cycle, app) != GRN_OK
@@ -424,23 +605,27 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     }
     ch.handler = grn_worker_channel_handler;
     ch.fd = channel;
-    if (grn_event_add(&main->loop, &ch, EPOLLIN) != GRN_OK
-        || grn_event_add(&main->loop, &sig, EPOLLIN) != GRN_OK)
-    {
+    if (grn_event_add(&main->loop, &ch, EPOLLIN) != GRN_OK) {
         exit(2);
     }
 
-    sigfillset(&all);
-    for (i = 1; i < nthreads; i++) {
-        sigset_t  saved;
+    grn_worker_self = main;
+    main->gated = 1;
+    grn_worker_gate_lock(main);
 
-        pthread_sigmask(SIG_BLOCK, &all, &saved);
-        if (pthread_create(&threads[i].thread, NULL, grn_worker_thread_run, &threads[i]) != 0) {
-            grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "pthread_create() failed");
+    /* The new threads start with every signal blocked: they arrive on the signalfd only. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
+    for (i = 1; i <= nthreads; i++) {
+        rc = (i < nthreads)
+             ? pthread_create(&threads[i].thread, NULL, grn_worker_thread_run, &threads[i])
+             : pthread_create(&control, NULL, grn_worker_control, cycle);
+        if (rc != 0) {
+            grn_log_error(GRN_LOG_EMERG, cycle->log, rc, "pthread_create() failed");
             exit(2);
         }
-        pthread_sigmask(SIG_SETMASK, &saved, NULL);
     }
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
 
     if (app) {
         grn_sb_set_accepting(grn_hash_name(app->name.data, app->name.len));
@@ -450,20 +635,8 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     }
 
     for ( ;; ) {
-        if (grn_sig_terminate) {
-            grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker exiting (fast)");
-            /* Fast stop: no interpreter shutdown, no waiting for clients. */
-            _exit(0);
-        }
-
-        if (grn_sig_quit && !main->http.draining) {
-            grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker draining");
-            grn_sb_set_accepting(0);
-            grn_worker_stop_threads = 1;
-            for (i = 1; i < nthreads; i++) {
-                grn_worker_thread_wake(&threads[i]);
-            }
-            grn_http_worker_drain(&main->http);
+        if (grn_worker_stop_threads == 1) {
+            grn_worker_thread_stop(main);
         }
 
         if (grn_sig_reopen) {
@@ -497,6 +670,7 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
         pthread_join(threads[i].thread, NULL);
     }
 
+    grn_worker_gate_leave(main);
     grn_worker_take_handoffs(main, 0);
     grn_http_worker_done(&main->http);
     close(channel);

@@ -5,8 +5,9 @@
  * Server selection follows nginx: exact name, longest leading wildcard ("*.example.com"),
  * longest trailing wildcard ("www.example.*"), first matching regex, then the default server
  * of the address. Location selection follows nginx too: an exact "=" match wins at once;
- * otherwise the longest prefix is remembered, its nested locations are searched, and unless it
- * is "^~" the regexes are tried in order of appearance before falling back to it.
+ * otherwise the longest prefix is remembered and its nested locations are searched; an exact
+ * or regex match among them decides, else, unless the prefix is "^~", the regexes are tried in
+ * order of appearance before falling back to the prefix the nested search ended on.
  */
 
 #include "grn_core.h"
@@ -193,11 +194,21 @@ grn_http_find_server(grn_http_request_t *r, grn_http_addr_t *addr, grn_str_t *ho
     return addr->default_server;
 }
 
-static grn_http_loc_conf_t *
-grn_http_find_in(grn_http_request_t *r, grn_array_t *locations, grn_str_t *path)
+/*
+ * One level of the location search, as nginx's ngx_http_core_find_location(). GRN_OK: an
+ * exact or a regex location matched, here or below, and the search is over. GRN_AGAIN: only
+ * a prefix did (*found is the longest one, or the prefix its nested search ended on).
+ * GRN_DECLINED: nothing did. A search that ends on a prefix leaves the level above to try its
+ * regexes, unless that level's own prefix match is "^~": a nested "^~" skips only the regexes
+ * nested beside it. A matching regex location's nested locations are searched too.
+ */
+static grn_int_t
+grn_http_find_in(grn_http_request_t *r, grn_array_t *locations, grn_str_t *path,
+    grn_http_loc_conf_t **found)
 {
+    grn_int_t              rc;
     grn_uint_t             i;
-    grn_http_loc_conf_t  **loc, *best, *nested;
+    grn_http_loc_conf_t  **loc, *best;
 
     loc = locations->elts;
     best = NULL;
@@ -208,7 +219,8 @@ grn_http_find_in(grn_http_request_t *r, grn_array_t *locations, grn_str_t *path)
         switch (loc[i]->match) {
         case GRN_HTTP_LOC_EXACT:
             if (grn_str_eq(name, path)) {
-                return loc[i];
+                *found = loc[i];
+                return GRN_OK;
             }
             break;
 
@@ -223,33 +235,44 @@ grn_http_find_in(grn_http_request_t *r, grn_array_t *locations, grn_str_t *path)
         }
     }
 
-    if (best && best->locations.nelts) {
-        nested = grn_http_find_in(r, &best->locations, path);
-        if (nested) {
-            return nested;
-        }
-    }
+    rc = GRN_DECLINED;
 
-    if (best && best->match == GRN_HTTP_LOC_PREFIX_NOREGEX) {
-        return best;
+    if (best) {
+        *found = best;
+        rc = GRN_AGAIN;
+        if (best->locations.nelts
+            && grn_http_find_in(r, &best->locations, path, found) == GRN_OK)
+        {
+            return GRN_OK;
+        }
+        if (best->match == GRN_HTTP_LOC_PREFIX_NOREGEX) {
+            return GRN_AGAIN;
+        }
     }
 
     for (i = 0; i < locations->nelts; i++) {
         if ((loc[i]->match == GRN_HTTP_LOC_REGEX || loc[i]->match == GRN_HTTP_LOC_REGEX_CASELESS)
             && grn_http_regex_match(r, &r->loc_captures, loc[i]->regex, path->data, path->len))
         {
-            return loc[i];
+            *found = loc[i];
+            if (loc[i]->locations.nelts) {
+                (void) grn_http_find_in(r, &loc[i]->locations, path, found);
+            }
+            return GRN_OK;
         }
     }
 
-    return best;
+    return rc;
 }
 
 grn_http_loc_conf_t *
 grn_http_find_location(grn_http_request_t *r, grn_http_srv_conf_t *srv, grn_str_t *path)
 {
+    grn_http_loc_conf_t  *found = NULL;
+
     r->loc_captures.re = NULL;      /* a new search: an earlier location's captures go */
-    return grn_http_find_in(r, &srv->locations, path);
+    (void) grn_http_find_in(r, &srv->locations, path, &found);
+    return found;
 }
 
 /*

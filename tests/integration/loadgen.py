@@ -8,7 +8,8 @@ Kinds:
     refused     connect() refused: nobody was listening (a reload must never
                 cause this)
     reset       the connection was reset or cut while a request was in flight
-                on a fresh connection, or after some bytes of the response came
+                on a fresh connection, or after some bytes of the response came,
+                or connect() itself was reset
     idle_close  keep-alive only: the request went out on a connection that had
                 already served one, and the server closed it without a byte of
                 response. The server closed an idle connection just as the
@@ -20,6 +21,7 @@ Kinds:
     with Load(port, threads=4, keepalive=False, limit=10) as load:
         ...chaos...
     load.counts()  -> {"ok": 1234, ...}
+    load.shape()   -> {"threads": 4, "seconds": 3.1, "requests": 1240, ...}
 """
 
 import socket
@@ -49,6 +51,10 @@ class _Client:
                 self.sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
             except ConnectionRefusedError:
                 return "refused", None
+            except ConnectionResetError:
+                # The handshake was answered with a reset: a queued connection dropped
+                # by a closing listener, the same failure as a reset after sending.
+                return "reset", "connect"
             except socket.timeout:
                 return "timeout", "connect"
             except OSError as e:
@@ -114,6 +120,7 @@ class Load:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = []
+        self._started = self._stopped = None
 
     def __enter__(self):
         self.start()
@@ -123,7 +130,8 @@ class Load:
         self.stop()
 
     def start(self):
-        deadline = time.monotonic() + self.limit
+        self._started = time.monotonic()
+        deadline = self._started + self.limit
         for _ in range(self.nthreads):
             t = threading.Thread(target=self._run, args=(deadline,), daemon=True)
             t.start()
@@ -148,11 +156,21 @@ class Load:
         self._stop.set()
         for t in self._threads:
             t.join(self.timeout + 5)
+        if self._stopped is None:
+            self._stopped = time.monotonic()
         return self.counts()
 
     def counts(self):
         with self._lock:
             return {k: self.results.get(k, 0) for k in KINDS}
+
+    def shape(self):
+        """What load ran: client threads, connection mode, seconds and requests sent."""
+        end = self._stopped or time.monotonic()
+        return {"threads": self.nthreads,
+                "connection": "keep-alive" if self.keepalive else "close",
+                "seconds": round(end - self._started, 1) if self._started else 0.0,
+                "requests": sum(self.counts().values())}
 
     def failures(self, allowed=("ok",)):
         """The counts of every kind not in `allowed` that happened."""

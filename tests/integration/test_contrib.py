@@ -1,9 +1,14 @@
 """The operator files in contrib/ work as shipped: the logrotate config rotates
-a running greenc's logs with no line lost (logrotate(8) itself runs it), and the
-Vim syntax file knows every directive `greenc -L` lists."""
+a running greenc's logs with no line lost (logrotate(8) itself runs it), the
+systemd units pass `systemd-analyze verify`, and the Vim syntax file knows every
+directive `greenc -L` lists."""
 
 import re
+import shutil
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from harness import GREENC_BIN, HERE, SLOW, Greenc, serving, wait_for
 
@@ -38,6 +43,33 @@ def test_logrotate_config_rotates_with_no_line_lost(tmp_path):
     new = (g.dir / "access.log").read_text()
     assert old.count("before=") == 20 and "after=" not in old
     assert "before=" not in new
+
+
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        print("test_contrib: systemd-analyze is not installed (Debian: package systemd), "
+              "so the units in contrib/systemd/ are not verified")
+        pytest.skip("systemd-analyze not installed")
+    conf = tmp_path / "greenc.conf"
+    conf.write_text("daemon off;\n")
+    units = sorted(p.name for p in (CONTRIB / "systemd").iterdir())
+    assert {"greenc.service", "greenc.socket", "greenc-forking.service"} <= set(units)
+    for name in units:
+        text = (CONTRIB / "systemd" / name).read_text()
+        # The installed layout the units name, pointed at this build.
+        text = text.replace("/usr/local/greenc/sbin/greenc", str(Path(GREENC_BIN).resolve()))
+        text = text.replace("/usr/local/greenc/conf/greenc.conf", str(conf))
+        (tmp_path / name).write_text(text)
+    cp = subprocess.run([analyze, "verify", *units], cwd=tmp_path, capture_output=True,
+                        text=True, timeout=60)
+    out = cp.stdout + cp.stderr
+    print(f"systemd-analyze verify {' '.join(units)}: exit {cp.returncode}\n{out}")
+    assert cp.returncode == 0, out
+    # Unknown keys and bad values are only warnings (exit 0): none may name our units.
+    complaints = [line for line in out.splitlines()
+                  if any(name in line for name in units) or str(tmp_path) in line]
+    assert complaints == [], complaints
 
 
 def test_vim_syntax_knows_every_directive():

@@ -63,6 +63,52 @@ def test_unmounted_location_has_empty_script_name(routed):
     assert env["PATH_INFO"] == "/environ"
 
 
+NESTED = r"""
+        location = /healthz { return 200 "ok\n"; }
+        location /n/ {
+            location ~ \.txt$   { return 200 "nested regex\n"; }
+            location /n/deep/   { return 200 "nested prefix\n"; }
+            location ^~ /n/lit/ { return 200 "nested caret\n"; }
+            return 200 "outer prefix\n";
+        }
+        location ~ \.txt$ { return 200 "top regex txt\n"; }
+        location ~ \.php$ { return 200 "top regex php\n"; }
+        location / { pass hello; }
+"""[1:]
+
+
+@pytest.fixture(scope="module")
+def nested(tmp_path_factory):
+    g = Greenc(tmp_path_factory.mktemp("nested"))
+    g.write_config(locations=NESTED)
+    with serving(g):
+        yield g
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/n/x", "outer prefix\n"),               # the prefix itself
+    ("/n/a.txt", "nested regex\n"),           # a nested regex beats the top-level one
+    ("/n/deep/x", "nested prefix\n"),         # the longest prefix among the nested ones
+    ("/n/deep/a.txt", "nested regex\n"),      # ... and a nested regex beats it
+    ("/n/a.php", "top regex php\n"),          # no nested match: the top regexes follow
+    ("/a.txt", "top regex txt\n"),            # outside /n/ the nested regex is not used
+])
+def test_nested_locations_match_as_nginx(nested, path, body):
+    r = nested.get(path)
+    assert (r.status, r.text) == (200, body), path
+
+
+def test_a_nested_prefix_match_leaves_the_server_regexes_to_run(nested):
+    # nginx (ngx_http_core_find_location): a search among /n/'s nested locations that ends
+    # on a prefix (not "=" and not a regex) returns "declined" to the server level, which
+    # then tries its own regexes, since /n/ itself is not "^~". A nested "^~" skips only the
+    # regexes nested beside it.
+    assert nested.get("/n/deep/x").text == "nested prefix\n"
+    assert nested.get("/n/lit/x").text == "nested caret\n"
+    got = {path: nested.get(path).text for path in ("/n/deep/a.php", "/n/lit/a.txt")}
+    assert got == {"/n/deep/a.php": "top regex php\n", "/n/lit/a.txt": "top regex txt\n"}
+
+
 def _server(port, names, who, default=False):
     return (
         "    server {\n"
@@ -95,6 +141,11 @@ def named(tmp_path_factory):
     ("a.example.com", "a"),                     # exact name
     ("A.Example.COM", "a"),                     # names ignore case
     ("a.example.com:1234", "a"),                # the port is not part of the name
+    ("a.example.com.", "a"),                    # nor is a trailing dot (the root)
+    ("A.EXAMPLE.com.:1234", "a"),
+    ("x.wild.example.com.", "b"),
+    ("www.trail.net.", "c"),
+    ("foo.regex.org.", "d"),
     ("x.wild.example.com", "b"),                # leading wildcard
     ("www.trail.net", "c"),                     # trailing wildcard
     ("foo.regex.org", "d"),                     # regex

@@ -5,11 +5,16 @@ graceful_timeout), INT stops fast, HUP reloads config and code while serving,
 USR1 reopens the log files.
 """
 
+import os
 import signal
+import socket
 import time
 
-from harness import (READY_TIMEOUT, SLOW, RequestLoop, app_block, pid_alive, run_greenc,
-                     start_in_flight, wait_for)
+import pytest
+
+from harness import (READY_TIMEOUT, SLOW, RequestLoop, app_block, free_port, pid_alive,
+                     recv_until_close, run_greenc, start_in_flight, wait_for)
+from loadgen import Load
 
 
 def _assert_workers_gone(pids, timeout=5 * SLOW):
@@ -176,9 +181,10 @@ def test_s_reopen_reopens_error_log(greenc):
     wait_for(greenc.error_log.exists, READY_TIMEOUT, what="a new error.log after -s reopen")
 
 
-def test_s_without_running_master_fails(tmp_path, greenc_factory):
+@pytest.mark.parametrize("command", ["stop", "reload"])
+def test_s_without_running_master_fails(greenc_factory, command):
     g = greenc_factory()                         # config written, never started
-    r = run_greenc("-s", "stop", "-c", g.conf)
+    r = run_greenc("-s", command, "-c", g.conf)
     assert r.returncode != 0
     assert str(g.pid_file) in r.stderr
 
@@ -209,3 +215,195 @@ def test_s_with_pid_file_naming_another_process_sends_nothing(greenc_factory):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+# --- listeners and generations across HUP ----------------------------------------------
+
+
+def _listening_inode(port):
+    """The inode of the socket listening on 127.0.0.1:port (from /proc/net/tcp), or None."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == want and fields[3] == "0A":         # 0A: LISTEN
+                return int(fields[9])
+    return None
+
+
+def _fds_of_socket(pid, inode):
+    """The fd numbers under which process pid holds socket inode."""
+    fds = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                fds.append(int(fd))
+        except FileNotFoundError:
+            pass
+    return fds
+
+
+def _server(port, app="hello"):
+    return ("    server {\n"
+            f"        listen 127.0.0.1:{port};\n"
+            f"        location / {{ pass {app}; }}\n"
+            "    }\n")
+
+
+def test_hup_keeps_a_kept_listener_opens_an_added_one_and_closes_a_removed_one(greenc_factory):
+    g = greenc_factory()
+    removed, added = free_port(), free_port()
+    g.write_config(extra_servers=_server(removed))
+    g.start()
+    old = g.wait_workers(2)
+    kept_inode = _listening_inode(g.port)
+    kept_fds = _fds_of_socket(g.pid, kept_inode)
+    assert kept_inode and kept_fds, "the master does not hold the listening socket"
+    assert g.get("/", port=removed).status == 200
+
+    g.write_config(extra_servers=_server(added))
+    with Load(g.port, threads=4, limit=30 * SLOW) as load:
+        time.sleep(0.3)
+        g.send_signal(signal.SIGHUP)
+        g.wait_log("generation 2 configured")
+        _wait_new_generation(g, old)
+        _assert_workers_gone(old, timeout=10 * SLOW)
+        time.sleep(0.3)
+    counts = load.counts()
+    print(f"\nHUP with listeners kept, added, removed: {counts} load: {load.shape()}")
+    assert counts["ok"] > 50
+    assert load.failures() == {}, (counts, load.details)
+
+    # The kept address is the very same socket, under the same fd, never re-bound.
+    assert _listening_inode(g.port) == kept_inode
+    assert _fds_of_socket(g.pid, kept_inode) == kept_fds
+    # The added one is listening, held by the master, and served.
+    assert _fds_of_socket(g.pid, _listening_inode(added))
+    assert g.get("/", port=added).body == b"Hello, world!\n"
+    # The removed one is gone from every process.
+    removed_inode = _listening_inode(removed)
+    assert removed_inode is None, (
+        f"127.0.0.1:{removed} still listens, held by "
+        f"{[p for p in [g.pid] + g.worker_pids() if _fds_of_socket(p, removed_inode)]} "
+        f"(master {g.pid})")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", removed), timeout=2).close()
+
+
+SECOND_APP = """
+if BROKEN:
+    raise RuntimeError("second app broken on purpose")
+
+
+def application(environ, start_response):
+    body = b"second " + VERSION + b"\\n"
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+def _write_second_app(g, version, broken=False):
+    (g.apps_dir / "second_app.py").write_text(
+        f"BROKEN = {broken}\nVERSION = {version!r}\n" + SECOND_APP)
+
+
+def test_hup_with_one_app_failing_import_moves_only_the_other_app(greenc_factory):
+    g = greenc_factory()
+    port2 = free_port()
+    _write_second_app(g, b"v1")
+    g.write_config(apps=(app_block("hello", python_path=g.apps_dir, workers=1) + "\n"
+                         + app_block("second", wsgi="second_app:application",
+                                     python_path=g.apps_dir, workers=1)),
+                   extra_servers=_server(port2, "second"))
+    g.start()
+    g.wait_ready(path="/", port=port2)
+    hello_old = int(g.get("/pid").text)
+    second_old = [p for p in g.wait_workers(2) if p != hello_old]
+    assert g.get("/", port=port2).body == b"second v1\n"
+
+    app = g.apps_dir / "app.py"
+    app.write_text(app.read_text().replace("Hello, world!", "Hello again!"))
+    _write_second_app(g, b"v2", broken=True)
+    g.send_signal(signal.SIGHUP)
+    g.wait_log("RuntimeError: second app broken on purpose")
+    wait_for(lambda: g.get("/").body == b"Hello again!\n", READY_TIMEOUT,
+             what="hello's new code")
+    _assert_workers_gone([hello_old], timeout=10 * SLOW)
+
+    log = g.log_text()
+    assert "Traceback (most recent call last)" in log
+    source = (g.apps_dir / "second_app.py").read_text().splitlines()
+    line = next(i for i, text in enumerate(source, 1) if "raise RuntimeError" in text)
+    assert f'second_app.py", line {line}, in <module>' in log, log[-3000:]
+    # The broken app's old worker still serves, with the old code.
+    for _ in range(5):
+        assert g.get("/", port=port2, headers={"Connection": "close"}).body == b"second v1\n"
+    assert all(pid_alive(p) for p in second_old)
+    assert hello_old not in g.worker_pids()
+
+
+def test_hup_kills_an_old_worker_whose_request_outlives_graceful_timeout(greenc_factory):
+    g = greenc_factory(graceful_timeout="1s")
+    g.start()
+    old = g.wait_workers(2)
+    stuck = start_in_flight(g, 30, timeout=20 * SLOW)
+    victim = int(stuck.mark.read_text())
+    g.send_signal(signal.SIGHUP)
+    new = _wait_new_generation(g, old)
+    ready_at = time.monotonic()
+    g.wait_log(f"worker process {victim} did not exit in time; killing it", timeout=5 * SLOW)
+    killed_after = time.monotonic() - ready_at
+    _assert_workers_gone(old)
+    response, error = stuck.result(timeout=5 * SLOW)
+    assert response is None and error is not None, "the 30 s request was not cut"
+    assert killed_after < 3 * SLOW, f"killed {killed_after:.1f}s after the new generation"
+    assert int(g.get("/pid", headers={"Connection": "close"}).text) in new
+
+
+def test_hup_closes_idle_keepalive_connections_of_old_workers_promptly(greenc_factory):
+    g = greenc_factory(http_extra="keepalive_timeout 60s;")
+    g.start()
+    old = g.wait_workers(2)
+    idle = []
+    for _ in range(4):
+        s = g.connect()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = harness_recv(s)
+        assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"Hello, world!\n"), first
+        idle.append(s)
+    start = time.monotonic()
+    g.send_signal(signal.SIGHUP)
+    try:
+        for s in idle:
+            rest = recv_until_close(s, timeout=max(0.1, start + 3 * SLOW - time.monotonic()))
+            assert rest.closed and rest == b"", (rest.closed, rest[:200])
+    finally:
+        for s in idle:
+            s.close()
+    # Promptly: the old workers exit once their successors are ready, not at graceful_timeout.
+    assert time.monotonic() - start < 3 * SLOW
+    _wait_new_generation(g, old)
+
+
+def harness_recv(s):
+    return recv_until_close(s, until=lambda b: b.endswith(b"Hello, world!\n"))
+
+
+def test_term_refuses_new_connections_while_a_request_runs(greenc_factory):
+    """Graceful stop means stop accepting at once (BRIEF 3): the listening socket must be
+    gone from every process while a worker still runs its last request, so that a new
+    client is refused instead of queued, then served or reset when the worker is done."""
+    g = greenc_factory()
+    g.write_config(apps=app_block(python_path=g.apps_dir, workers=1))
+    g.start()
+    g.wait_workers(1)
+    in_flight = start_in_flight(g, 3)
+    g.send_signal(signal.SIGTERM)
+    g.wait_log("graceful shutdown")
+    try:
+        wait_for(lambda: _listening_inode(g.port) is None, 1.5 * SLOW,
+                 what=f"127.0.0.1:{g.port} to stop listening after TERM")
+    finally:
+        response, error = in_flight.result(timeout=10 * SLOW)
+        assert error is None and response.status == 200
+        assert g.wait_exit() == 0

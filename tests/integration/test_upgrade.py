@@ -146,3 +146,53 @@ def test_upgrade_script_rolls_back_when_the_new_binary_does_not_serve(greenc):
         assert results and loop.failures() == [], loop.failures()[:5]
     finally:
         loop.stop()
+
+
+def test_second_usr2_during_an_upgrade_is_refused_with_a_log_line(greenc):
+    greenc.wait_workers(2)
+    greenc.send_signal(signal.SIGUSR2)
+    new_pid, oldbin = _new_master(greenc)
+    try:
+        wait_for(lambda: len(harness.children_of(new_pid)) == 2, 10 * SLOW,
+                 what="the new master's workers")
+        greenc.send_signal(signal.SIGUSR2)                 # to the old master again
+        greenc.wait_log(f"USR2 ignored: a binary upgrade is already under way "
+                        f"(new master {new_pid})")
+        # Nothing moved: one new master, the pid files as they were.
+        assert _read_pid(oldbin) == greenc.pid and _read_pid(greenc.pid_file) == new_pid
+        masters = [p for p in harness.children_of(greenc.pid)
+                   if harness.children_of(p)]
+        assert masters == [new_pid], masters
+        assert greenc.log_text().count("binary upgrade: starting") == 1
+        assert greenc.get("/").status == 200
+    finally:
+        _stop_new(new_pid)
+
+
+def test_usr2_to_the_new_master_during_an_upgrade_is_refused(greenc):
+    """nginx ignores USR2 in a new master whose old master still runs: a third master
+    would rename the new master's pid file over the old one's .oldbin."""
+    greenc.wait_workers(2)
+    greenc.send_signal(signal.SIGUSR2)
+    new_pid, oldbin = _new_master(greenc)
+    third = None
+    try:
+        wait_for(lambda: len(harness.children_of(new_pid)) == 2, 10 * SLOW,
+                 what="the new master's workers")
+        new_workers = harness.children_of(new_pid)
+
+        def third_masters():
+            return [p for p in harness.children_of(new_pid) if p not in new_workers]
+
+        os.kill(new_pid, signal.SIGUSR2)
+        wait_for(lambda: "USR2 ignored" in greenc.log_text() or third_masters(), 10 * SLOW,
+                 what="the new master to refuse USR2 (or start a third master)")
+        time.sleep(0.5)                    # a third master would have written its pid file
+        third = third_masters()
+        assert third == [], f"the new master started a third one: {third}"
+        assert "USR2 ignored" in greenc.log_text()
+        assert _read_pid(oldbin) == greenc.pid and _read_pid(greenc.pid_file) == new_pid
+    finally:
+        for pid in third or []:
+            _stop_new(pid)
+        _stop_new(new_pid)
