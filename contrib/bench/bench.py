@@ -8,20 +8,25 @@ processes each, loopback only.  Workloads: hello keep-alive and
 downloads, Flask hello world, a streaming generator, 4 threads per worker,
 10,000 idle keep-alive connections (memory per connection) and a starvation
 probe (fresh connections while 50 keep-alive clients hammer); and a 10 KB
-static file sent by greenc itself and by nginx (static10k).  The server (all its processes) is pinned to
-CPU 0, wrk to CPU 1.  Runs are interleaved (run 1: every workload, every
-server; run 2: ...) and the median over runs is reported.
+static file sent by greenc itself and by nginx (static10k).  Not in the
+default set: hello world over TLS against nginx's `return 200` and Gunicorn
+gthread, keep-alive (tls-keepalive) and one full handshake per request
+(tls-handshake), loaded by h2load --h1 instead of wrk.  The server (all its
+processes) is pinned to CPU 0, wrk or h2load to CPU 1.  Runs are interleaved
+(run 1: every workload, every server; run 2: ...) and the median over runs is
+reported.
 
 Figures per server and workload:
-  req/s       wrk's Requests/sec
-  p50, p99    wrk --latency percentiles, ms
+  req/s       wrk's Requests/sec (h2load's req/s: handshakes/s for tls-handshake)
+  p50, p99    wrk --latency percentiles, ms (h2load: mean and max time for request)
   CPU us/req  utime+stime of the server's whole process tree (master and all
               descendants, including reaped children via cutime/cstime),
               sampled right before and right after wrk, divided by the
               requests wrk completed
   worker RSS  VmRSS of the largest direct child of the master after the run
   errors      wrk socket errors (connect/read/write/timeout) + non-2xx/3xx
-              responses, summed over runs
+              responses, summed over runs (an h2load round with any failed
+              request fails instead)
 plus, for idle10k, the worker's RSS without and with the idle connections
 and the bytes per idle connection, and for starvation the p50/max latency
 of the fresh-connection probes.

@@ -473,7 +473,8 @@ def resumptions(g, ctx, count=8):
         sleeper = None
         if i % 2:
             sleeper = threading.Thread(target=http_request,
-                                       args=(g.port, "GET", "/sleep"), daemon=True)
+                                       args=(g.port, "GET", f"/sleep?{0.6 * SLOW}"),
+                                       daemon=True)
             sleeper.start()
             time.sleep(0.15 * SLOW)
         resp, facts = tls_request(g.tls_port, ctx, "/tls", session=session)
