@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""greenc benchmark: greenc against Gunicorn (sync, gthread) and uWSGI, and nginx for static files.
+"""greenc benchmark: greenc against Gunicorn (sync, gthread), uWSGI, and nginx for static files.
 
 Same WSGI app for every server in a workload (apps/hello.py for hello world,
 apps/bench_app.py and apps/flask_hello.py for the others), 2 worker
@@ -46,6 +46,7 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import struct
 import subprocess
@@ -78,12 +79,21 @@ PROBE_GAP = 0.05               # starvation: pause between two probes, s
 PROBE_START = 0.5              # starvation: first probe this long after wrk starts
 PROBE_TIMEOUT = 5.0            # starvation: a probe slower than this counts as failed
 HELLO = b"Hello world!\n"
+# TLS workloads: the servers that take part (Gunicorn sync keeps no connection alive; uWSGI's
+# --https-socket is not tried), h2load's clients (as wrk -c50), the smallest measured h2load
+# run, and the least warm-up from which the measured run's request count is sized (see
+# h2load_argv)
+TLS_SERVERS = ["greenc", "gunicorn-gthread", "nginx"]
+H2LOAD_CLIENTS = 50
+H2LOAD_MIN_REQUESTS = 1000
+CALIBRATE_S = 0.5
 
 # Each workload: the app (module:callable, same for every server), the request
 # wrk sends, the servers it makes sense for, the workers/threads, a check of
 # one response before measuring, the kind of measurement, and "long": measured
 # with the full --duration (the others default to SHORT_DURATION in a full run,
-# which keeps the default run under 20 minutes).
+# which keeps the default run under 20 minutes).  "tool" is the load generator (wrk unless it
+# says h2load); "extra" keeps a workload out of the default set (--workloads names it).
 WORKLOADS = {
     "keepalive": dict(app="hello:application", path="/", long=True,
                       desc="hello world, HTTP/1.1 keep-alive, 50 connections"),
@@ -115,8 +125,21 @@ WORKLOADS = {
                       servers=["greenc", "nginx"],
                       desc="a 10 KB file sent by the server itself (no Python), keep-alive: "
                            "greenc `root` location vs nginx `root`, 2 workers each"),
+    # Not in the default set: 3 servers x 2 workloads x 3 runs would add about 2 1/4 minutes
+    # to the full run (16.5 -> 18.75 by the plan's estimate, too close to its 20) and take
+    # --quick past its 3.
+    "tls-keepalive": dict(app="hello:application", path="/", tls=True, tool="h2load",
+                          servers=TLS_SERVERS, extra=True,
+                          desc="hello world over TLS, keep-alive, %d connections (nginx: "
+                               "`return 200`), h2load --h1" % H2LOAD_CLIENTS),
+    "tls-handshake": dict(app="hello:application", path="/", tls=True, tool="h2load",
+                          headers=["Connection: close"], resumption=False,
+                          servers=TLS_SERVERS, extra=True,
+                          desc="hello world over TLS, `Connection: close`: one full handshake "
+                               "per request (session cache and tickets off), h2load --h1"),
 }
 ALL_WORKLOADS = list(WORKLOADS)
+DEFAULT_WORKLOADS = [w for w in WORKLOADS if not WORKLOADS[w].get("extra")]
 LONG_DURATION = 10            # default wrk seconds for keepalive and close
 SHORT_DURATION = 5             # default wrk seconds for the workloads not "long"
 QUICK_DURATION = 2             # --quick: wrk seconds for every workload
@@ -343,8 +366,48 @@ def greenc_conf(workload, bind, tmp, router=False):
     else:
         other = ''
         routes = 'location / { pass bench; }'
-    return ('%s\napp bench { %s }\n%shttp { %s server { listen %s; %s } }\n'
-            % ("\n".join(main), " ".join(app), other, " ".join(http), bind, routes))
+    return ('%s\napp bench { %s }\n%shttp { %s server { listen %s; %s%s } }\n'
+            % ("\n".join(main), " ".join(app), other, " ".join(http), tls_listen(workload, bind),
+               tls_directives(workload), routes))
+
+
+TLS_CERT = TLS_KEY = ""    # set in main() when a TLS workload runs: TMP/tls-{cert,key}.pem
+
+
+def make_tls_cert(tmp):
+    """A throwaway self-signed ECDSA P-256 certificate for the TLS workloads, made once per
+    bench run with the openssl CLI."""
+    global TLS_CERT, TLS_KEY
+    TLS_CERT = os.path.join(tmp, "tls-cert.pem")
+    TLS_KEY = os.path.join(tmp, "tls-key.pem")
+    argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", TLS_KEY, "-out", TLS_CERT, "-days", "2", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("`%s` failed (%d):\n%s" % (shell_quote(argv), p.returncode,
+                                                      p.stdout.decode("utf-8", "replace")))
+    return argv
+
+
+def tls_listen(workload, bind):
+    return bind + (" ssl" if WORKLOADS[workload].get("tls") else "")
+
+
+def tls_directives(workload, nginx=False):
+    """The TLS lines of the server block, the same for greenc and nginx: the certificate,
+    TLS 1.2 and 1.3 (greenc's default; nginx 1.22's lacks 1.3), and for a workload that must
+    pay a full handshake every time, no session cache and no tickets (h2load offers the
+    session of its previous connection when it reconnects)."""
+    wl = WORKLOADS[workload]
+    if not wl.get("tls"):
+        return ""
+    out = 'ssl_certificate "%s"; ssl_certificate_key "%s"; ' % (TLS_CERT, TLS_KEY)
+    if nginx:
+        out += 'ssl_protocols TLSv1.2 TLSv1.3; '
+    if wl.get("resumption") is False:
+        out += 'ssl_session_cache off; ssl_session_tickets off; '
+    return out
 
 
 GREENC_ACCESS_LOG = None   # --greenc-access-log: what follows the path in access_log
@@ -370,9 +433,10 @@ def greenc_nofile():
     return hard
 
 
-def nginx_conf(bind, tmp):
+def nginx_conf(bind, tmp, workload):
     """nginx serving the static workload's file the way greenc does: 2 workers, sendfile,
-    no access log, the same hello on / for the readiness check."""
+    no access log, the same hello on / for the readiness check (and the TLS workloads'
+    `return 200`)."""
     return """daemon off;
 master_process on;
 worker_processes 2;
@@ -387,12 +451,15 @@ http {
     client_body_temp_path "%s/nginx-body";
     proxy_temp_path "%s/nginx-proxy";
     server {
-        listen %s;
+        listen %s;%s
         location = / { return 200 "Hello world!\\n"; }
         location /static/ { root "%s"; }
     }
 }
-""" % ("user root;" if os.geteuid() == 0 else "", tmp, tmp, tmp, tmp, bind, tmp)
+""" % ("user root;" if os.geteuid() == 0 else "", tmp, tmp, tmp, tmp,
+       tls_listen(workload, bind),
+       ("\n        " + tls_directives(workload, nginx=True).rstrip()
+        if WORKLOADS[workload].get("tls") else ""), tmp)
 
 
 def server_command(name, port, tmp, workload="keepalive"):
@@ -409,7 +476,7 @@ def server_command(name, port, tmp, workload="keepalive"):
             raise LookupError("%s missing: apt-get install nginx-light" % NGINX)
         conf = os.path.join(tmp, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(nginx_conf(bind, tmp))
+            f.write(nginx_conf(bind, tmp, workload))
         # -e: the log nginx writes before it has read the config (not /var/log/nginx)
         return ([NGINX, "-p", tmp + "/", "-e", os.path.join(tmp, "nginx-error.log"),
                  "-c", conf], signal.SIGTERM)
@@ -421,6 +488,10 @@ def server_command(name, port, tmp, workload="keepalive"):
         argv = ["/usr/bin/gunicorn", "-w", workers, "-b", bind, "--chdir", APPS_DIR]
         if name == "gunicorn-gthread":
             argv += ["-k", "gthread", "--threads", str(wl.get("threads", 4))]
+        if wl.get("tls"):
+            # Gunicorn 20.1 wraps each connection with ssl.wrap_socket: a new SSL context per
+            # connection, so its tickets never resume anything anyway.
+            argv += ["--certfile", TLS_CERT, "--keyfile", TLS_KEY]
         return argv + [wl["app"]], signal.SIGTERM
     if name == "uwsgi":
         if not os.access("/usr/bin/uwsgi", os.X_OK):
@@ -456,6 +527,13 @@ class Server:
                                      env=server_env(), start_new_session=True)
         self.pid = self.proc.pid     # taskset execs, so this is the server itself
 
+    def connection(self, timeout):
+        if WORKLOADS[self.workload].get("tls"):
+            # a TLS port answers plain HTTP with 400 (greenc) or an error page (nginx)
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                               context=tls_client_context())
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
     def wait_ready(self):
         deadline = time.monotonic() + READY_TIMEOUT
         last = "no answer"
@@ -464,7 +542,7 @@ class Server:
                 raise RuntimeError("%s exited with status %s before answering"
                                    % (self.name, self.proc.returncode))
             try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c = self.connection(2)
                 c.request("GET", "/")
                 r = c.getresponse()
                 body = r.read()
@@ -482,7 +560,7 @@ class Server:
         wl = WORKLOADS[self.workload]
         method = wl.get("method", "GET")
         body = b"u" * UPLOAD_SIZE if method == "POST" else None
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c = self.connection(10)
         try:
             c.request(method, wl["path"], body=body,
                       headers={"Content-Type": "application/octet-stream"} if body else {})
@@ -500,6 +578,8 @@ class Server:
                                % (method, wl["path"], r.status, len(data), data[:40],
                                   "%d bytes" % want_len if want_len is not None
                                   else repr(want_body)))
+        if wl.get("resumption") is False:
+            check_full_handshake(self.port)
 
     def stop(self):
         if self.proc is None:
@@ -538,6 +618,53 @@ class Server:
         if self.name == "nginx":
             out += "\n  nginx error_log:\n" + tail(os.path.join(self.tmp, "nginx-error.log"))
         return out
+
+
+def tls_client_context():
+    """The bench's own TLS client (readiness, checks): the certificate is the throwaway one."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def tls_get(port, ctx, session=None):
+    """One `Connection: close` GET / over TLS offering session: (session, reused, version)."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        sk = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+    except BaseException:
+        raw.close()
+        raise
+    try:
+        version = sk.version()
+        sk.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        buf = b""
+        while True:
+            data = sk.recv(65536)
+            if not data:
+                break
+            buf += data
+        # read to the end, so that a TLS 1.3 server's tickets have arrived
+        if not (buf.startswith(b"HTTP/1.1 200 ") and buf.endswith(HELLO)):
+            raise RuntimeError("GET / over TLS: unexpected answer %r" % buf[:60])
+        return sk.session, sk.session_reused, version
+    finally:
+        sk.close()
+
+
+def check_full_handshake(port):
+    """Raise unless a connection offering the session of the one before gets a full
+    handshake: what h2load does when it reconnects, which must not resume here."""
+    ctx = tls_client_context()
+    try:
+        session, _, _ = tls_get(port, ctx)
+        _, reused, version = tls_get(port, ctx, session)
+    except (OSError, ssl.SSLError) as e:
+        raise RuntimeError("GET / over TLS: %r" % e)
+    if reused:
+        raise RuntimeError("%s session offered again was resumed: the handshake workload "
+                           "would not measure full handshakes" % version)
 
 
 # -------------------------------------------------------------------- wrk ---
@@ -605,6 +732,102 @@ def run_wrk(argv, duration):
     if p.returncode != 0:
         raise RuntimeError("wrk exited %d:\n%s" % (p.returncode, text))
     return text
+
+
+# ----------------------------------------------------------------- h2load ---
+
+def h2load_argv(workload, port, pin, requests):
+    """h2load over HTTP/1.1 and TLS, one thread, 50 clients, one request in flight each.
+
+    A count (-n), not a duration: with `Connection: close` h2load 1.52 (Debian 12) often
+    never ends a -D run, a client reconnecting while the run stops (nghttp2 issue 2250, fixed
+    upstream in October 2024).  The count is sized from the warm-up's rate.  With
+    `Connection: close` it makes a new connection, so a new TLS handshake, for every
+    request."""
+    wl = WORKLOADS[workload]
+    argv = (["taskset", "-c", "1"] if pin else []) + [
+        "h2load", "--h1", "-t1", "-c%d" % H2LOAD_CLIENTS, "-m1", "-n%s" % requests]
+    for h in wl.get("headers", ()):
+        argv += ["-H", h]
+    return argv + ["https://127.0.0.1:%d%s" % (port, wl["path"])]
+
+
+def load_argv_shown(workload, duration, pin):
+    """The load generator's command line as the plan prints it."""
+    if WORKLOADS[workload].get("tool") == "h2load":
+        argv = h2load_argv(workload, 0, pin, "N")
+        note = "  (N = the warm-up's req/s x %d s, at least %d)" % (duration, H2LOAD_MIN_REQUESTS)
+    else:
+        argv, note = wrk_argv(workload, duration, 0, pin), ""
+    return shell_quote(argv).replace("127.0.0.1:0/", "127.0.0.1:PORT/") + note
+
+
+def parse_h2load(text):
+    r = {"rps": None, "requests": None, "elapsed": None, "lat_mean": None, "lat_max": None,
+         "p50": None, "p99": None, "socket_errors": {}, "non2xx3xx": 0, "tls": None}
+    m = re.search(r"^finished in ([\d.]+(?:us|ms|s)), ([\d.]+) req/s", text, re.M)
+    if m:
+        r["elapsed"] = parse_latency(m.group(1)) / 1e3
+        r["rps"] = float(m.group(2))
+    m = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", text, re.M)
+    if m:
+        total, _, done, ok, failed, errored, timeout = (int(v) for v in m.groups())
+        r["requests"] = ok
+        r["socket_errors"] = {k: v for k, v in (("failed", failed), ("errored", errored),
+                                                 ("timeout", timeout),
+                                                 ("not done", total - done)) if v}
+    m = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+    if m:
+        r["non2xx3xx"] = int(m.group(3)) + int(m.group(4))
+    m = re.search(r"^time for request:\s+(\S+)\s+(\S+)\s+(\S+)", text, re.M)
+    if m:
+        r["lat_max"], r["lat_mean"] = parse_latency(m.group(2)), parse_latency(m.group(3))
+    tls = [re.search(r"^%s: (.*)$" % k, text, re.M)
+           for k in ("TLS Protocol", "Cipher", "Server Temp Key")]
+    if all(tls):
+        r["tls"] = ", ".join(t.group(1).strip() for t in tls)
+    # "failed" already counts the errored and timed-out requests
+    r["errors"] = (r["socket_errors"].get("failed", 0) + r["socket_errors"].get("not done", 0)
+                   + r["non2xx3xx"])
+    return r
+
+
+def run_h2load(argv, timeout):
+    """(output, parsed) of one h2load run; raises if it fails, hangs, or loses any request."""
+    try:
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError("h2load still running after %.0f s, killed: %s\n%s"
+                           % (timeout, shell_quote(argv),
+                              (e.output or b"").decode("utf-8", "replace")[-2000:]))
+    text = "\n".join(l for l in p.stdout.decode("utf-8", "replace").splitlines()
+                     if not l.startswith("progress: "))
+    if p.returncode != 0:
+        raise RuntimeError("h2load exited %d: %s\n%s" % (p.returncode, shell_quote(argv), text))
+    r = parse_h2load(text)
+    if r["requests"] is None or r["rps"] is None or r["elapsed"] is None:
+        raise RuntimeError("could not parse h2load output:\n" + text)
+    if r["errors"] or r["socket_errors"]:
+        raise RuntimeError("h2load: %s, %d answered 4xx/5xx: %s\n%s"
+                           % (", ".join("%d %s" % (v, k) for k, v in r["socket_errors"].items())
+                              or "no request failed", r["non2xx3xx"], shell_quote(argv), text))
+    return text, r
+
+
+def h2load_warmup(workload, port, pin, warmup):
+    """Unmeasured h2load runs for warmup seconds (at least CALIBRATE_S), each sized from the
+    rate of the one before; returns the last one's req/s, which sizes the measured run."""
+    want = max(warmup, CALIBRATE_S)
+    n, spent = H2LOAD_CLIENTS * 10, 0.0
+    for _ in range(6):
+        _, r = run_h2load(h2load_argv(workload, port, pin, n), timeout=4 * want + 30)
+        spent += r["elapsed"]
+        if spent >= 0.9 * want and r["elapsed"] >= 0.2:
+            break
+        n = max(H2LOAD_CLIENTS * 10, int(r["rps"] * max(want - spent, 0.3)))
+    return r["rps"]
 
 
 # ---------------------------------------------------------------- measure ---
@@ -802,6 +1025,7 @@ def workload_duration(args, workload):
 def measure(name, workload, args, tmp, running):
     wl = WORKLOADS[workload]
     kind = wl.get("kind", "wrk")
+    tool = wl.get("tool", "wrk")
     duration = workload_duration(args, workload)
     srv = Server(name, tmp, args.pin, workload)
     running.append(srv)
@@ -811,7 +1035,9 @@ def measure(name, workload, args, tmp, running):
         srv.wait_ready()
         srv.check_workload()
         # short unmeasured warm-up: every worker up, caches warm
-        if args.warmup:
+        if tool == "h2load":
+            rate = h2load_warmup(workload, srv.port, args.pin, args.warmup)
+        elif args.warmup:
             run_wrk(wrk_argv(workload, args.warmup, srv.port, args.pin, tmp), args.warmup)
         extra = {}
         if kind == "idle":
@@ -827,17 +1053,24 @@ def measure(name, workload, args, tmp, running):
             extra = {"rss_noidle_mb": rss0 / 1024.0, "rss_idle_mb": rss1 / 1024.0,
                      "bytes_per_idle": (rss1 - rss0) * 1024.0 / IDLE_CONNS,
                      "idle_open_s": opened_s}
-        argv = wrk_argv(workload, duration, srv.port, args.pin, tmp)
+        if tool == "h2load":
+            argv = h2load_argv(workload, srv.port, args.pin,
+                               max(H2LOAD_MIN_REQUESTS, int(rate * duration)))
+        else:
+            argv = wrk_argv(workload, duration, srv.port, args.pin, tmp)
         note = affinity_note(srv.pid, args.pin)
         cpu0, n0 = tree_cpu_us(srv.pid)
-        if kind == "starvation":
+        if tool == "h2load":
+            text, res = run_h2load(argv, 4 * duration + 30)
+        elif kind == "starvation":
             text, probes = run_wrk_with_probes(argv, duration, srv.port)
         else:
             text = run_wrk(argv, duration)
         cpu1, n1 = tree_cpu_us(srv.pid)
-        res = parse_wrk(text)
+        if tool != "h2load":
+            res = parse_wrk(text)
         if not res["requests"] or res["rps"] is None:
-            raise RuntimeError("could not parse wrk output:\n" + text)
+            raise RuntimeError("could not parse %s output:\n%s" % (tool, text))
         res["cpu_us_per_req"] = (cpu1 - cpu0) / res["requests"]
         res["worker_rss_mb"] = (worker_rss(srv.pid)[1] or 0) / 1024.0 or None
         if kind == "idle":
@@ -852,7 +1085,9 @@ def measure(name, workload, args, tmp, running):
                 note += " (only %d of %d probes done before wrk ended)" % (len(probes), PROBES)
         res.update(extra)
         res["procs"] = n1
-        res["duration"] = duration
+        res["duration"] = res.get("elapsed") or duration
+        res["tool"] = tool
+        # the keys keep wrk's name for the h2load workloads too
         res["wrk_cmd"] = shell_quote(argv)
         res["wrk_output"] = text
         res["note"] = note
@@ -889,6 +1124,12 @@ EXTRA_COLUMNS = {
 }
 
 
+# the two latency columns: wrk's percentiles, or h2load's mean and max "time for request"
+# (h2load prints no percentiles; its --log-file would cost the client CPU that sets req/s)
+LATENCY_COLUMNS = {"wrk": (("p50 ms", "p50"), ("p99 ms", "p99")),
+                   "h2load": (("mean ms", "lat_mean"), ("max ms", "lat_max"))}
+
+
 def aggregate(vals, how):
     vals = [v for v in vals if v is not None]
     if not vals:
@@ -899,11 +1140,12 @@ def aggregate(vals, how):
 def print_table(workload, servers, results):
     wl = WORKLOADS[workload]
     extra = EXTRA_COLUMNS.get(wl.get("kind"), [])
+    (lat1, key1), (lat2, key2) = LATENCY_COLUMNS[wl.get("tool", "wrk")]
     log()
     log("== workload: %s  (median of %d run(s)) ==" % (
         workload, max((len(results.get((s, workload), [])) for s in servers), default=0)))
     log("   %s" % wl["desc"])
-    hdr = ("server", "req/s", "p50 ms", "p99 ms", "CPU us/req", "wkr RSS MB", "errors",
+    hdr = ("server", "req/s", lat1, lat2, "CPU us/req", "wkr RSS MB", "errors",
            "greenc x rps", "CPU / greenc") + tuple(c[0] for c in extra)
     rows = []
     summary = {}
@@ -913,8 +1155,8 @@ def print_table(workload, servers, results):
             continue
         summary[s] = {
             "rps": med([r["rps"] for r in runs]),
-            "p50": med([r["p50"] for r in runs]),
-            "p99": med([r["p99"] for r in runs]),
+            key1: med([r[key1] for r in runs]),
+            key2: med([r[key2] for r in runs]),
             "cpu": med([r["cpu_us_per_req"] for r in runs]),
             "rss": med([r["worker_rss_mb"] for r in runs]),
             "errors": sum(r["errors"] for r in runs),
@@ -931,11 +1173,19 @@ def print_table(workload, servers, results):
                          "after each response\n        without sending `Connection: close`; "
                          "wrk counts each close as a read error\n        (the responses are "
                          "still counted)." % (s, reads, reqs))
+    if wl.get("tls"):
+        # what each server negotiated with h2load: a difference here is a difference in cost
+        tls = {s: ", ".join(sorted({r["tls"] or "?" for r in results[(s, workload)]}))
+               for s in summary}
+        if len(set(tls.values())) == 1:
+            notes.append("  TLS (every server): %s" % next(iter(tls.values())))
+        else:
+            notes += ["  TLS %s: %s" % (s, t) for s, t in tls.items()]
     g = summary.get("greenc")
     for s, m in summary.items():
         rps_ratio = (g["rps"] / m["rps"]) if g and m["rps"] else None
         cpu_ratio = (m["cpu"] / g["cpu"]) if g and g["cpu"] else None
-        rows.append((s, fmt(m["rps"], ".0f"), fmt(m["p50"], ".2f"), fmt(m["p99"], ".2f"),
+        rows.append((s, fmt(m["rps"], ".0f"), fmt(m[key1], ".2f"), fmt(m[key2], ".2f"),
                      fmt(m["cpu"], ".1f"), fmt(m["rss"], ".1f"), str(m["errors"]),
                      fmt(rps_ratio, ".2f"), fmt(cpu_ratio, ".2f"))
                     + tuple(fmt(m[key], f) for _, key, f, _ in extra))
@@ -971,6 +1221,10 @@ def machine_info(pin):
         ("os", cmd_output(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"])),
         ("python (bench)", platform.python_version()),
         ("wrk", first_line(cmd_output(["wrk", "--version"]))),
+        ("h2load", first_line(cmd_output(["h2load", "--version"]))
+         if shutil.which("h2load") else "not installed"),
+        ("openssl", first_line(cmd_output(["openssl", "version"]))
+         if shutil.which("openssl") else "not installed"),
         ("gunicorn", cmd_output(["/usr/bin/gunicorn", "--version"])
          if os.path.exists("/usr/bin/gunicorn") else "not installed"),
         ("uwsgi", cmd_output(["/usr/bin/uwsgi", "--version"])
@@ -979,7 +1233,7 @@ def machine_info(pin):
          if os.path.exists(GREENC) else "not built"),
         ("nginx", first_line(cmd_output([NGINX, "-v"]))
          if os.path.exists(NGINX) else "not installed"),
-        ("pinning", "server on CPU 0 (taskset -c 0), wrk on CPU 1 (taskset -c 1)"
+        ("pinning", "server on CPU 0 (taskset -c 0), wrk and h2load on CPU 1 (taskset -c 1)"
          if pin else "none (--no-pin)"),
     ]
     w = max(len(k) for k, _ in info)
@@ -995,20 +1249,24 @@ def parse_args():
     ap.add_argument("--quick", action="store_true",
                     help="1 run of %d s per server and workload (smoke test)" % QUICK_DURATION)
     ap.add_argument("--duration", type=int,
-                    help="seconds per wrk run, every workload (default %d for keepalive and "
-                         "close, %d for the others)" % (LONG_DURATION, SHORT_DURATION))
+                    help="seconds per wrk or h2load run, every workload (default %d for "
+                         "keepalive and close, %d for the others)"
+                         % (LONG_DURATION, SHORT_DURATION))
     ap.add_argument("--warmup", type=int, default=WARMUP_S,
-                    help="seconds of unmeasured wrk before each run, 0 for none "
-                         "(default %d)" % WARMUP_S)
+                    help="seconds of unmeasured wrk or h2load before each run, 0 for "
+                         "none (h2load: at least %.1f, to size its run) (default %d)"
+                         % (CALIBRATE_S, WARMUP_S))
     ap.add_argument("--runs", type=int, help="interleaved runs, median reported (default 3)")
     ap.add_argument("--servers", default=",".join(ALL_SERVERS),
                     help="comma list from %s (default: %s)"
                     % (",".join(KNOWN_SERVERS), ",".join(ALL_SERVERS)))
-    ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
-                    help="comma list from %s" % ",".join(ALL_WORKLOADS))
+    ap.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS),
+                    help="comma list from %s (default: all but %s)"
+                    % (",".join(ALL_WORKLOADS),
+                       ",".join(w for w in ALL_WORKLOADS if w not in DEFAULT_WORKLOADS)))
     ap.add_argument("--no-build", action="store_true", help="do not build greenc")
     ap.add_argument("--no-pin", dest="pin", action="store_false",
-                    help="do not pin server and wrk to CPUs")
+                    help="do not pin server and wrk or h2load to CPUs")
     ap.add_argument("--json", metavar="FILE", help="also write raw per-run results as JSON")
     ap.add_argument("--greenc-access-log", metavar="ARGS",
                     help="give greenc an access log in its temporary directory: "
@@ -1040,9 +1298,13 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
 
-    if not shutil.which("wrk"):
-        log("wrk not found: apt-get install wrk")
-        return 2
+    tools = {WORKLOADS[w].get("tool", "wrk") for w in args.workloads}
+    if any(WORKLOADS[w].get("tls") for w in args.workloads):
+        tools.add("openssl")                # the TLS workloads' certificate
+    for tool, package in (("wrk", "wrk"), ("h2load", "nghttp2-client"), ("openssl", "openssl")):
+        if tool in tools and not shutil.which(tool):
+            log("%s not found: apt-get install %s" % (tool, package))
+            return 2
     if args.pin and (os.cpu_count() or 1) < 2:
         log("fewer than 2 CPUs: running unpinned")
         args.pin = False
@@ -1083,6 +1345,13 @@ def main():
         with open(os.path.join(tmp, "static", "f10k.bin"), "wb") as f:
             f.write(os.urandom(STATIC_SIZE))
         write_lua_scripts(tmp)
+        if "openssl" in tools:
+            try:
+                argv = make_tls_cert(tmp)
+            except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+                log("no certificate for the TLS workloads: %s" % e)
+                return 2
+            log("TLS certificate (self-signed, for this run): %s" % shell_quote(argv))
 
         plan = [(w, [s for s in servers
                      if s in WORKLOADS[w].get("servers", WSGI_SERVERS)
@@ -1094,23 +1363,24 @@ def main():
         machine_info(args.pin)
         total = 0
         for w, ss in plan:
-            per = workload_duration(args, w) + args.warmup + 1.5   # start, check, stop
+            warmup = args.warmup
+            if WORKLOADS[w].get("tool") == "h2load":
+                warmup = max(warmup, CALIBRATE_S)
+            per = workload_duration(args, w) + warmup + 1.5   # start, check, stop
             if WORKLOADS[w].get("kind") == "idle":
                 per += 5                     # opening the idle connections
             total += args.runs * len(ss) * per
         log()
         log("plan: %d run(s) x %d workload(s), %d measurements in all, each on a freshly "
-            "started server\n      (+%d s wrk warm-up each); roughly %d s (%.1f min) in all"
+            "started server\n      (+%d s warm-up each); roughly %d s (%.1f min) in all"
             % (args.runs, len(plan), args.runs * sum(len(ss) for _, ss in plan), args.warmup,
                total, total / 60.0))
-        log("workloads, servers and wrk command lines (PORT is a fresh free port per run,"
-            " TMP the temporary directory):")
+        log("workloads, servers and wrk or h2load command lines (PORT is a fresh free port per"
+            " run, TMP the temporary directory):")
         for w, ss in plan:
-            log("  %-10s %s" % (w, WORKLOADS[w]["desc"]))
-            log("  %-10s servers: %s" % ("", ", ".join(ss) or "(none selected)"))
-            log("  %-10s %s" % ("", shell_quote(wrk_argv(w, workload_duration(args, w), 0,
-                                                         args.pin))
-                                .replace("127.0.0.1:0/", "127.0.0.1:PORT/")))
+            log("  %-13s %s" % (w, WORKLOADS[w]["desc"]))
+            log("  %-13s servers: %s" % ("", ", ".join(ss) or "(none selected)"))
+            log("  %-13s %s" % ("", load_argv_shown(w, workload_duration(args, w), args.pin)))
         log()
 
         for run in range(1, args.runs + 1):
@@ -1124,7 +1394,7 @@ def main():
                     except KeyboardInterrupt:
                         raise
                     except Exception as e:
-                        log("run %d %-10s %-17s FAILED: %s" % (run, w, s, e))
+                        log("run %d %-13s %-17s FAILED: %s" % (run, w, s, e))
                         log("  (skipping %s for the rest of %s)" % (s, w))
                         failures.append((run, w, s, str(e)))
                         broken.add((s, w))
@@ -1138,9 +1408,11 @@ def main():
                     more = ""
                     for hdr, key, f, _ in EXTRA_COLUMNS.get(WORKLOADS[w].get("kind"), []):
                         more += "  %s %s" % (hdr, fmt(r.get(key), f))
-                    log("run %d %-10s %-17s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  "
+                    (lat1, key1), (lat2, key2) = LATENCY_COLUMNS[r["tool"]]
+                    log("run %d %-13s %-17s %8.0f req/s  %s %6.2f ms  %s %7.2f ms  "
                         "%7.1f us/req  rss %s MB  (%d procs, %.0f s)%s%s%s"
-                        % (run, w, s, r["rps"], r["p50"] or 0, r["p99"] or 0,
+                        % (run, w, s, r["rps"], lat1.split()[0], r[key1] or 0,
+                           lat2.split()[0], r[key2] or 0,
                            r["cpu_us_per_req"], fmt(r["worker_rss_mb"], ".1f"), r["procs"],
                            time.monotonic() - t0, more, errs, r["note"]))
 
@@ -1151,6 +1423,11 @@ def main():
         log("req/s, p50, p99, CPU, RSS: medians over runs; errors: wrk socket errors +")
         log("non-2xx/3xx, summed over runs. 'greenc x rps' = greenc req/s / this server's;")
         log("'CPU / greenc' = this server's CPU per request / greenc's.")
+        if any(WORKLOADS[w].get("tool") == "h2load" for w in summaries):
+            log("TLS workloads (h2load): 'mean', 'max' = h2load's time for request (from sending")
+            log("it to the end of the response; no percentiles); any failed request fails the")
+            log("run. tls-handshake: one full handshake per request, so req/s = handshakes/s")
+            log("and CPU us/req = server CPU per handshake (and its request).")
         if "idle10k" in summaries:
             log("idle10k: 'RSS 0' = the worker's VmRSS before the idle connections are opened,")
             log("'RSS idle' = with them open (before wrk); 'B/idle conn' = the difference / %d;"
