@@ -78,6 +78,7 @@ struct grn_http_conn_s {
     grn_http_request_t    *r;
 
     /* Request head being parsed. */
+    grn_str_t              method;       /* a method llhttp does not know (see parse.c) */
     grn_str_t              field;        /* current header name span */
     grn_str_t              value;        /* current header value span */
     grn_uint_t             nheaders;

@@ -43,6 +43,9 @@ static grn_http_loc_conf_t *grn_http_create_loc_conf(grn_conf_t *cf);
 #define GRN_HTTP_LEVELS    (GRN_HTTP_CONF | GRN_SRV_CONF | GRN_LOC_CONF)
 #define GRN_HTTP_SRV_LEVELS  (GRN_HTTP_CONF | GRN_SRV_CONF)
 
+/* Gunicorn's limit_request_fields bounds: at most 32768 fields. */
+static const grn_conf_num_bounds_t  grn_http_request_fields_bounds = { 1, 32768 };
+
 const grn_command_t grn_http_commands[] = {
 
     { grn_string("http"), GRN_MAIN_CONF | GRN_CONF_BLOCK | GRN_CONF_NOARGS,
@@ -78,6 +81,11 @@ const grn_command_t grn_http_commands[] = {
 
     { grn_string("large_client_header_buffers"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE2,
       grn_http_large_buffers, GRN_CONF_CTX_SRV, 0, NULL },
+
+    { grn_string("limit_request_fields"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE1,
+      grn_conf_set_num_slot, GRN_CONF_CTX_SRV,
+      offsetof(grn_http_srv_conf_t, limit_request_fields),
+      (void *) &grn_http_request_fields_bounds },
 
     { grn_string("log_format"), GRN_HTTP_CONF | GRN_CONF_2MORE,
       grn_http_log_format, GRN_CONF_CTX_HTTP, 0, NULL },
@@ -241,6 +249,7 @@ grn_http_create_srv_conf(grn_conf_t *cf)
     srv->client_header_buffer_size = GRN_CONF_UNSET_SIZE;
     srv->large_client_header_buffer_size = GRN_CONF_UNSET_SIZE;
     srv->large_client_header_buffers = GRN_CONF_UNSET;
+    srv->limit_request_fields = GRN_CONF_UNSET;
     srv->real_ip_header = GRN_CONF_UNSET_UINT;
     srv->real_ip_recursive = GRN_CONF_UNSET;
     grn_http_ssl_init_conf(&srv->ssl);
@@ -1389,6 +1398,7 @@ grn_http_merge_srv(grn_http_srv_conf_t *conf, grn_http_srv_conf_t *prev)
                               prev->client_header_buffer_size, 1024);
     grn_conf_merge_value(conf->large_client_header_buffers,
                          prev->large_client_header_buffers, 4);
+    grn_conf_merge_value(conf->limit_request_fields, prev->limit_request_fields, 100);
     grn_conf_merge_size_value(conf->large_client_header_buffer_size,
                               prev->large_client_header_buffer_size, 8192);
     grn_http_ssl_merge_conf(&conf->ssl, &prev->ssl);

@@ -227,6 +227,7 @@ struct grn_http_srv_conf_s {
     size_t                 client_header_buffer_size;
     size_t                 large_client_header_buffer_size;
     grn_int_t              large_client_header_buffers;
+    grn_int_t              limit_request_fields;   /* header and trailer fields: 431 beyond */
 
     /* The client's address behind trusted proxies (grn_http_realip.c). */
     grn_array_t           *real_ip_from;  /* of grn_str_t, as written; NULL: none here */

@@ -32,7 +32,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 
-#define GRN_HTTP_MAX_HEADERS   100     /* header and trailer fields of one request */
 #define GRN_HTTP_TRAILER_NAME  20      /* longest trailer name compared with the forbidden */
 
 /*
@@ -123,6 +122,15 @@ grn_http_on_method(llhttp_t *p, const char *at, size_t len)
 {
     grn_http_conn_t  *hc = p->data;
 
+    if (hc->method.data) {
+        /*
+         * llhttp was shown a stand-in (grn_http_unknown_method()): the real name is here. The
+         * stand-in's span may end in either of the two executes, so this may run twice.
+         */
+        hc->r->method = hc->method;
+        hc->head_end = (size_t) (hc->method.data + hc->method.len - hc->buf);
+        return 0;
+    }
     grn_http_span(hc, &hc->r->method, at, len);
     return 0;
 }
@@ -322,7 +330,11 @@ grn_http_on_header_value_complete(llhttp_t *p)
     grn_http_request_t  *r = hc->r;
     grn_http_header_t   *h;
 
-    if (++hc->nheaders > GRN_HTTP_MAX_HEADERS) {
+    /* Before a server is chosen, the address's default server sets the limits of the head. */
+    if (++hc->nheaders
+        > (grn_uint_t) ((grn_http_addr_t *) hc->c.listening->servers)->default_server
+                       ->limit_request_fields)
+    {
         return grn_http_refuse(hc, 431, "sent too many header fields");
     }
 
@@ -586,13 +598,83 @@ grn_http_on_message_complete(llhttp_t *p)
  * message, so `parsed` stops there and a pipelined request waits. GRN_ERROR with hc->status
  * set when the bytes are not HTTP (logged here unless a policy check did it already).
  */
+/* A byte of a method name as nginx takes it: upper-case letters, digits, '-' and '_'. */
+static grn_flag_t
+grn_http_method_char(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+}
+
+#define GRN_HTTP_MAX_METHOD  32
+
+/*
+ * llhttp knows a fixed list of methods and refuses the others, but HTTP's methods are open
+ * (RFC 9110 9.1): a method nginx and Gunicorn take (an upper-case token of at most 32 bytes)
+ * must reach the app, which answers 405 if it wants. So when llhttp refuses a method, the
+ * parser is started again and shown "POST" in its place (a method that changes nothing in the
+ * framing), then the rest of the request line as it is in the buffer; on_method gives the
+ * request the real name. Returns llhttp's verdict on the request, or HPE_INVALID_METHOD when
+ * the name is not such a token; *wait is set when the name is not complete yet.
+ */
+static llhttp_errno_t
+grn_http_unknown_method(grn_http_conn_t *hc, grn_flag_t *wait)
+{
+    char            *start, *sp, *end = hc->buf + hc->buf_len;
+    llhttp_errno_t   err;
+
+    start = (char *) llhttp_get_error_pos(&hc->parser);
+    if (start < hc->buf || start > end) {
+        return HPE_INVALID_METHOD;
+    }
+    while (start > hc->buf && grn_http_method_char(start[-1])) {
+        start--;
+    }
+    /* The name starts the message: the buffer's start or the line before ended. */
+    if (start > hc->buf && start[-1] != '\n') {
+        return HPE_INVALID_METHOD;
+    }
+    for (sp = start; sp < end && grn_http_method_char(*sp); sp++) {
+        /* void */
+    }
+    if (sp == start || sp - start > GRN_HTTP_MAX_METHOD || (sp < end && *sp != ' ')) {
+        return HPE_INVALID_METHOD;             /* llhttp's reason stays for the log line */
+    }
+
+    llhttp_init(&hc->parser, HTTP_REQUEST, &grn_http_parser_settings);
+    hc->parser.data = hc;
+
+    if (sp == end) {
+        /* Only part of the name has come: parse again from its start with more bytes. */
+        hc->parsed = (size_t) (start - hc->buf);
+        *wait = 1;
+        return HPE_OK;
+    }
+
+    hc->method.data = start;
+    hc->method.len = (size_t) (sp - start);
+    err = llhttp_execute(&hc->parser, "POST", 4);
+    if (err == HPE_OK) {
+        err = llhttp_execute(&hc->parser, sp, (size_t) (end - sp));
+    }
+    hc->method.data = NULL;
+    return err;
+}
+
 grn_int_t
 grn_http_execute(grn_http_conn_t *hc)
 {
     size_t          before = hc->parsed;
+    grn_flag_t      wait = 0;
     llhttp_errno_t  err;
 
     err = llhttp_execute(&hc->parser, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
+
+    if (err == HPE_INVALID_METHOD && hc->status == 0 && !hc->head_done) {
+        err = grn_http_unknown_method(hc, &wait);
+        if (wait) {
+            return GRN_OK;
+        }
+    }
 
     if (err == HPE_OK) {
         hc->parsed = hc->buf_len;

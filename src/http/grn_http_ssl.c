@@ -43,8 +43,8 @@ static void
 grn_http_ssl_count(grn_flag_t ok)
 {
     if (grn_sb_self) {
-        __atomic_fetch_add(ok ? &grn_sb_self->counts.tls_handshakes : &grn_sb_self->counts.tls_failures, 1,
-                           __ATOMIC_RELAXED);
+        __atomic_fetch_add(ok ? &grn_sb_self->counts.tls_handshakes
+                              : &grn_sb_self->counts.tls_failures, 1, __ATOMIC_RELAXED);
     }
 }
 

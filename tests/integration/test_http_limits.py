@@ -84,6 +84,21 @@ def test_more_than_100_header_fields_is_431(greenc):
     assert r.status == 200
 
 
+def test_limit_request_fields_counts_header_and_trailer_fields(greenc_factory):
+    g = greenc_factory(http_extra="limit_request_fields 4;").start()
+    five = b"GET /healthz HTTP/1.1\r\n" + H + b"A: 1\r\nB: 2\r\nC: 3\r\nConnection: close\r\n\r\n"
+    refused(g.raw(five), 431)
+    four = b"GET /healthz HTTP/1.1\r\n" + H + b"A: 1\r\nB: 2\r\nConnection: close\r\n\r\n"
+    raw = g.raw(four)
+    (r,) = h11_responses(raw, closed=raw.closed)
+    assert r.status == 200
+    # Trailer fields count too: three fields in the head, two in the trailer.
+    chunked = (b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+               b"Connection: close\r\n\r\n1\r\nx\r\n0\r\nT1: a\r\nT2: b\r\n\r\n")
+    refused(g.raw(chunked), 431)
+    g.wait_log("client sent too many header fields; answering 431")
+
+
 def test_declared_body_over_limit_is_413_without_100_continue(limited):
     with limited.connect() as s:
         s.sendall(b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5000\r\n"

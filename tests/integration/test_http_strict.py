@@ -5,10 +5,12 @@ parsed with h11 (h11_check.py).
 """
 
 import json
+import time
 
 import pytest
 
 from h11_check import h11_responses
+from harness import recv_until_close
 
 H = b"Host: localhost\r\n"
 
@@ -45,6 +47,9 @@ REFUSED = {
     "repeated_content_type": b"GET / HTTP/1.1\r\n" + H +
                              b"Content-Type: a/b\r\nContent-Type: c/d\r\n\r\n",
     "invalid_method": b"G@T / HTTP/1.1\r\n" + H + b"\r\n",
+    "lowercase_method": b"brew / HTTP/1.1\r\n" + H + b"\r\n",
+    "method_over_32_bytes": b"A" * 33 + b" / HTTP/1.1\r\n" + H + b"\r\n",
+    "method_then_tab": b"BREW\t/ HTTP/1.1\r\n" + H + b"\r\n",
     "garbage_version": b"GET / HTTP/x.y\r\n" + H + b"\r\n",
     "version_0x": b"GET / HTTP/0.8\r\n" + H + b"\r\n",
     "fragment": b"GET /a#b HTTP/1.1\r\n" + H + b"\r\n",
@@ -125,6 +130,34 @@ def test_absolute_form_authority_selects_server_name(shared_greenc):
     assert r.status == 200
     assert env["PATH_INFO"] == "/environ" and env["QUERY_STRING"] == "x=1"
     assert env["SERVER_NAME"] == "example.org"
+
+
+def test_a_method_llhttp_does_not_know_reaches_the_app(shared_greenc):
+    # RFC 9110 9.1: methods are open. QUERY (with a body), a made-up one pipelined before a
+    # GET, and one of 32 bytes (the most nginx takes) all reach the app under their names.
+    g = shared_greenc
+    raw = g.raw(b"QUERY /environ HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello"
+                b"BREW_COFFEE-2 /environ HTTP/1.1\r\n" + H + b"\r\n"
+                b"GET /healthz HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+    first, second, third = h11_responses(raw, methods=("QUERY", "BREW", "GET"), closed=raw.closed)
+    assert json.loads(first.body)["REQUEST_METHOD"] == "QUERY"
+    assert json.loads(first.body)["CONTENT_LENGTH"] == "5"
+    assert json.loads(second.body)["REQUEST_METHOD"] == "BREW_COFFEE-2"
+    assert third.status == 200 and third.body == b"ok\n"
+    name = "M" * 32
+    raw = g.raw(name.encode() + b" /environ HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+    (r,) = h11_responses(raw, closed=raw.closed)
+    assert json.loads(r.body)["REQUEST_METHOD"] == name
+
+
+def test_an_unknown_method_split_across_reads_reaches_the_app(shared_greenc):
+    with shared_greenc.connect() as s:
+        s.sendall(b"PROPFI")                 # a prefix of PROPFIND, then something else
+        time.sleep(0.2)
+        s.sendall(b"XX /environ HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+        raw = recv_until_close(s)
+    (r,) = h11_responses(raw, closed=raw.closed)
+    assert json.loads(r.body)["REQUEST_METHOD"] == "PROPFIXX"
 
 
 def test_options_asterisk_reaches_the_app_at_root(shared_greenc):

@@ -235,7 +235,8 @@ def test_large_bodies_both_ways_over_tls(tls_greenc, pki):
     big = (pki / "big.bin").read_bytes()
     resp, _ = tls_request(g.tls_port, ctx, "/files/big.bin")
     assert resp.status == 200 and resp.body == big
-    resp, _ = tls_request(g.tls_port, ctx, "/files/big.bin", headers=[("Range", "bytes=100-70099")])
+    resp, _ = tls_request(g.tls_port, ctx, "/files/big.bin",
+                          headers=[("Range", "bytes=100-70099")])
     assert resp.status == 206 and resp.body == big[100:70100]
 
 

@@ -23,7 +23,7 @@ syn keyword greencDirective client_body_buffer_size client_body_temp_path client
 syn keyword greencDirective client_header_buffer_size client_header_timeout client_max_body_size
 syn keyword greencDirective daemon default_type deny disable_symlinks env error_log
 syn keyword greencDirective graceful_timeout home http index keepalive_requests keepalive_timeout
-syn keyword greencDirective large_client_header_buffers limit_as limit_nofile listen location
+syn keyword greencDirective large_client_header_buffers limit_as limit_nofile limit_request_fields listen location
 syn keyword greencDirective log_format max_requests pass pid python_path real_ip_header
 syn keyword greencDirective real_ip_recursive request_buffering request_id_header return root
 syn keyword greencDirective router_workers script_name send_timeout server server_name
