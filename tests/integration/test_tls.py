@@ -6,19 +6,23 @@ an encrypted key. Clients are Python's ssl module and `openssl s_client`, over l
 """
 import json
 import os
+import pwd
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from h11_check import h11_responses
 from harness import (REQUEST_TIMEOUT, SLOW, Greenc, free_port, http_request, recv_until_close,
-                     run_greenc, wait_for)
+                     run_greenc, serving, wait_for)
 
 
 def openssl(cwd, *args, stdin=None):
@@ -398,6 +402,61 @@ def test_reload_reads_certificates_again_and_a_broken_one_keeps_the_old(tls_gree
     wait_for(lambda: "id-ecPublicKey" in cert_text(tls_request(port, client_ctx(pki))[1]["cert"],
                                                    pki),
              15 * SLOW, what="the new certificate after HUP")
+
+
+def test_ssl_ktls_without_kernel_support_says_so_and_files_still_go_out(tls_greenc, pki):
+    kernel_tls = "tls" in Path("/proc/sys/net/ipv4/tcp_available_ulp").read_text().split()
+    g = start_tls(tls_greenc, pki, extra="ssl_ktls on;",
+                  locations=f"location /files/ {{ alias {pki}/; }} location / {{ pass tls; }}")
+    big = (pki / "big.bin").read_bytes()
+    resp, _ = tls_request(g.tls_port, client_ctx(pki), "/files/big.bin")
+    assert resp.status == 200 and resp.body == big
+    resp, _ = tls_request(g.tls_port, client_ctx(pki), "/files/big.bin",
+                          headers=[("Range", "bytes=5-1000004")])
+    assert resp.status == 206 and resp.body == big[5:1000005]
+    said = "offers no kernel TLS" in g.log_text() + g.stderr_text()
+    assert said == (not kernel_tls)
+
+
+def test_workers_never_need_to_read_the_private_key(pki):
+    """The key is root's alone (0600 in a 0700 directory); the app runs as nobody."""
+    if os.geteuid() != 0:
+        print("test_tls: not root, so the key-ownership check is skipped")
+        pytest.skip("not root: workers cannot switch to another user")
+    base = Path(tempfile.mkdtemp(prefix="greenc-tls-"))
+    try:
+        base.chmod(0o755)
+        keys = base / "keys"
+        keys.mkdir(mode=0o700)
+        for name in ("rsa.pem", "rsa.key"):
+            shutil.copy(pki / name, keys / name)
+            (keys / name).chmod(0o600)
+        g = Greenc(base / "srv")
+        for d in (g.dir, g.apps_dir):
+            d.chmod(0o755)
+        for f in g.apps_dir.iterdir():
+            f.chmod(0o644)
+        port = free_port()
+        text = config(g, pki, tls_server(pki, port, certs=(), extra=f"""
+        ssl_certificate {keys}/rsa.pem;
+        ssl_certificate_key {keys}/rsa.key;"""))
+        g.write_config(text.replace("workers 2; }", "workers 2; user nobody nogroup; }", 1))
+        with serving(g):
+            workers = g.wait_workers(2)
+            nobody = pwd.getpwnam("nobody").pw_uid
+            for pid in workers:
+                uids = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                        if line.startswith("Uid:")][0].split()[1:]
+                assert set(uids) == {str(nobody)}, uids
+            resp, _ = tls_request(port, client_ctx(pki), "/tls")
+            assert resp.status == 200 and json.loads(resp.body)["HTTPS"] == "on"
+            # A reload reads the key again in the master, still root.
+            g.send_signal(signal.SIGHUP)
+            wait_for(lambda: not set(workers) & set(g.worker_pids())
+                     and len(g.worker_pids()) == 2, 30 * SLOW, what="new workers after HUP")
+            assert tls_request(port, client_ctx(pki), "/tls")[0].status == 200
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # -- client certificates ---------------------------------------------------------------------
