@@ -457,8 +457,14 @@ grn_master_reap(grn_cycle_t *cycle, grn_msec_t now)
                           (int) pid);
         }
 
-        /* A worker that dies again and again right after it started backs off too. */
-        if (!p->stopping && !WIFEXITED(status) && now - p->started < 1000) {
+        /*
+         * A worker that dies before it is ready (exit 3 is counted above), or again and again
+         * right after it started, backs off too: a crash loop must never spin the CPU.
+         */
+        if (!p->stopping && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            && !(WIFEXITED(status) && WEXITSTATUS(status) == GRN_EXIT_BOOT_FAILED)
+            && (!p->ready || now - p->started < 1000))
+        {
             g->boot_failures++;
             g->next_spawn = now + grn_min((grn_msec_t) 1000 << grn_min(g->boot_failures - 1, 5),
                                           GRN_BACKOFF_MAX);

@@ -93,6 +93,25 @@ def test_app_import_failure_backs_off_and_other_apps_keep_serving(greenc_factory
     assert g.get("/").status == 200
 
 
+def test_a_worker_that_exits_before_it_is_ready_backs_off_too(greenc_factory):
+    """Exit code 1 at import (not greenc's boot-failure code): still no crash loop."""
+    g = greenc_factory()
+    g.write_config(apps=(app_block("hello", python_path=g.apps_dir) + "\n" +
+                         app_block("dies", wsgi="exit_app:application", python_path=g.apps_dir,
+                                   workers=1)),
+                   extra_servers=("    server {\n"
+                                  f"        listen 127.0.0.1:{free_port()};\n"
+                                  "        location / { pass dies; }\n"
+                                  "    }\n"))
+    g.start()
+    g.wait_log("exited with code 1")
+    first = time.monotonic()
+    time.sleep(max(0.0, first + 4 - time.monotonic()))
+    starts = g.log_text().count('for app "dies"')
+    assert 2 <= starts <= 5, f"{starts} starts of a worker that exits at once, in ~4 s"
+    assert g.get("/").status == 200
+
+
 
 @pytest.mark.parametrize("wsgi, exception", [
     ("no_such_module_xyz:application", "ModuleNotFoundError: No module named 'no_such_module_xyz'"),
