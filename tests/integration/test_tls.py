@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from h11_check import h11_responses
-from harness import (REQUEST_TIMEOUT, SANITIZED, SLOW, Greenc, free_port, http_request, recv_until_close,
-                     run_greenc, serving, wait_for)
+from harness import (REQUEST_TIMEOUT, SANITIZED, SLOW, Greenc, free_port, http_request,
+                     recv_until_close, run_greenc, serving, wait_for)
 
 
 def openssl(cwd, *args, stdin=None):
