@@ -7,7 +7,10 @@ first contract.
 
 import subprocess
 
-from harness import app_block, default_locations, free_port, parse_responses, wait_for
+import pytest
+
+from harness import (app_block, default_locations, free_port, parse_responses,
+                     recv_until_close, wait_for)
 
 
 def test_environ_has_cgi_and_wsgi_keys(shared_greenc):
@@ -180,3 +183,54 @@ def test_home_virtualenv_gives_the_app_its_site_packages_and_prefix(greenc_facto
     assert got["base_prefix"] != str(venv)
     # --system-site-packages: Debian's packages stay importable, as with the venv's python.
     assert got["system_site"] and not got["system_site"].startswith(str(venv))
+
+
+def _chunks_server(greenc_factory):
+    g = greenc_factory()
+    g.write_config(apps=app_block("chunks", wsgi="chunks_app:application",
+                                  python_path=g.apps_dir, workers=1),
+                   locations=default_locations("chunks"))
+    return g.start()
+
+
+def test_headers_wait_for_the_first_non_empty_chunk(greenc_factory):
+    g = _chunks_server(greenc_factory)
+    with g.connect() as s:
+        s.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            s.recv(100)                      # the app has yielded only b"" so far
+        s.settimeout(10)
+        raw = recv_until_close(s)
+    (r,) = parse_responses(bytes(raw))
+    assert r.status == 200 and r.body == b"late bytes\n"
+
+
+def test_an_error_after_only_empty_chunks_is_still_a_500(greenc_factory):
+    g = _chunks_server(greenc_factory)
+    r = g.get("/fails-before-bytes", headers={"Connection": "close"})
+    assert r.status == 500
+    g.wait_log("failed before any byte of the body")
+
+
+def test_a_one_element_list_goes_out_in_one_write(greenc_factory):
+    """Head and body in one writev: the worker's write-syscall count grows by one."""
+    g = _chunks_server(greenc_factory)
+    (worker,) = g.wait_workers(1)
+
+    def writes():
+        with open(f"/proc/{worker}/io") as f:
+            return int([line for line in f if line.startswith("syscw:")][0].split()[1])
+
+    def body_of(size):
+        return lambda b: b"\r\n\r\n" in b and len(b.split(b"\r\n\r\n", 1)[1]) >= size
+
+    with g.connect() as s:
+        s.sendall(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n")   # warm up the connection
+        recv_until_close(s, until=body_of(100000))
+        before = writes()
+        s.sendall(b"GET /one?60000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw = recv_until_close(s, until=body_of(60000))
+        after = writes()
+    assert bytes(raw).split(b"\r\n\r\n", 1)[1] == b"o" * 60000
+    assert after - before == 1, f"{after - before} write syscalls for one response"
