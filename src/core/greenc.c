@@ -315,26 +315,41 @@ grn_test_apps(grn_cycle_t *cycle)
     return rc;
 }
 
+/*
+ * Written beside the pid file, then renamed over it: whoever reads the pid file (greenc -s,
+ * systemd, a deploy script) sees the old content or the whole new pid, never an empty file.
+ */
 static grn_int_t
 grn_write_pid(grn_cycle_t *cycle)
 {
     int   fd, n;
-    char  buf[32];
+    char  buf[32], tmp[PATH_MAX];
 
-    fd = open(cycle->core->pid.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd == -1) {
-        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "open() \"%s\" failed",
+    n = snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", cycle->core->pid.data, (long) getpid());
+    if (n <= 0 || (size_t) n >= sizeof(tmp)) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, 0, "the pid file path \"%s\" is too long",
                       cycle->core->pid.data);
+        return GRN_ERROR;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "open() \"%s\" failed", tmp);
         return GRN_ERROR;
     }
     n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
     if (write(fd, buf, (size_t) n) != n) {
-        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "write() to \"%s\" failed",
-                      cycle->core->pid.data);
+        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "write() to \"%s\" failed", tmp);
         close(fd);
+        (void) unlink(tmp);
         return GRN_ERROR;
     }
     close(fd);
+    if (rename(tmp, cycle->core->pid.data) == -1) {
+        grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "rename() \"%s\" to \"%s\" failed",
+                      tmp, cycle->core->pid.data);
+        (void) unlink(tmp);
+        return GRN_ERROR;
+    }
     return GRN_OK;
 }
 
