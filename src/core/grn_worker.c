@@ -250,7 +250,7 @@ static void
 grn_worker_count_request(grn_http_worker_t *w)
 {
     char        retiring = GRN_CHANNEL_RETIRING;
-    grn_uint_t  n;
+    grn_uint_t  i, n;
 
     n = __atomic_add_fetch(&grn_worker_requests, 1, __ATOMIC_RELAXED);
     if (n != grn_worker_max_requests) {
@@ -265,6 +265,17 @@ grn_worker_count_request(grn_http_worker_t *w)
                   (unsigned long) n);
     if (write(grn_worker_channel_fd, &retiring, 1) != 1) {
         grn_log_error(GRN_LOG_ALERT, w->log, errno, "write() to the master failed");
+    }
+
+    /*
+     * The event-loop threads stop accepting at the top of their next turn, without waiting for
+     * the control thread: on a busy machine it may not run for milliseconds, and meanwhile this
+     * thread, holding its gate everywhere but in the app, would accept and serve request after
+     * request past the limit. The control thread still does the rest on the SIGQUIT.
+     */
+    grn_worker_stop_threads = 1;
+    for (i = 0; i < grn_worker_nthreads; i++) {
+        grn_worker_thread_wake(&grn_worker_threads[i]);
     }
     kill(getpid(), SIGQUIT);
 }
