@@ -101,7 +101,8 @@ def measure(binary, workdir, requests, keepalive):
          "--toggle-collect=grn_event_process",
          f"--callgrind-out-file={workdir}/cg.%p",
          binary, "-c", os.path.join(workdir, "greenc.conf"), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "valgrind.log"), "w"))
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "valgrind.log"), "w"),
+        env=dict(os.environ, PYTHONHASHSEED="0"))   # the same dict layouts in every run
     try:
         wait_ready(port, time.monotonic() + 120)
         drive(port, requests, keepalive)

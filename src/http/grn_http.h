@@ -24,6 +24,9 @@
 #include "grn_event.h"
 #include "grn_http_request.h"
 
+/* A response body buffer up to this size is kept by the thread for its next response. */
+#define GRN_HTTP_SPARE_BODY_MAX  (64 * 1024)
+
 typedef struct grn_http_worker_s   grn_http_worker_t;
 typedef struct grn_http_conn_s     grn_http_conn_t;
 typedef struct grn_http_log_buf_s  grn_http_log_buf_t;
@@ -142,6 +145,8 @@ struct grn_http_worker_s {
     grn_uint_t             nfree_bufs;
     grn_pool_t            *free_pools[32];  /* request pools of connections now idle */
     grn_uint_t             nfree_pools;
+    char                  *spare_body;   /* the last response's body buffer, kept for the next */
+    size_t                 spare_body_size;
     void                 (*on_request)(grn_http_worker_t *w);   /* after each app response */
     void                 (*on_accept)(grn_http_worker_t *w);    /* after each accept */
     /* May hand an accepted fd to another thread (GRN_OK) or decline (GRN_DECLINED). */

@@ -181,6 +181,8 @@ grn_http_worker_done(grn_http_worker_t *w)
         grn_destroy_pool(w->free_pools[i]);
     }
     w->nfree_pools = 0;
+    free(w->spare_body);
+    w->spare_body = NULL;
     free(w->listeners);
     free(w->all);
     w->all = NULL;
