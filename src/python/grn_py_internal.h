@@ -41,8 +41,16 @@ typedef struct {
     PyThreadState *tstate;
     PyObject      *responder;   /* start_response, see grn_py_wsgi.c */
     PyObject      *input;       /* wsgi.input */
-    grn_uint_t     server_port; /* SERVER_PORT as a str, cached per thread */
+    /*
+     * Values the next request most likely repeats (the same keep-alive connection, the same
+     * server), kept as str so that it reuses them instead of building them again.
+     */
+    grn_uint_t     server_port; /* SERVER_PORT */
     PyObject      *server_port_str;
+    grn_uint_t     remote_port; /* REMOTE_PORT */
+    PyObject      *remote_port_str;
+    PyObject      *remote_addr; /* REMOTE_ADDR */
+    PyObject      *server_name; /* SERVER_NAME */
 } grn_py_thread_t;
 
 extern grn_py_main_t grn_py;

@@ -398,6 +398,44 @@ grn_py_set_uint(PyObject *env, int key, grn_uint_t n)
     return rc;
 }
 
+/* Sets key to the str in *cached when it has these bytes, else to a new one kept there. */
+static int
+grn_py_set_cached_str(PyObject *env, int key, PyObject **cached, const char *data, size_t len)
+{
+    PyObject  *s = *cached;
+
+    if (s == NULL || (size_t) PyUnicode_GET_LENGTH(s) != len
+        || memcmp(PyUnicode_DATA(s), data, len) != 0)
+    {
+        s = PyUnicode_DecodeLatin1(data, len, NULL);
+        if (s == NULL) {
+            return -1;
+        }
+        Py_XSETREF(*cached, s);
+    }
+
+    return PyDict_SetItem(env, grn_py_keys[key], s);
+}
+
+/* The same for a number: *cached_n is the number *cached spells. */
+static int
+grn_py_set_cached_uint(PyObject *env, int key, PyObject **cached, grn_uint_t *cached_n,
+                       grn_uint_t n)
+{
+    PyObject  *s;
+
+    if (*cached == NULL || *cached_n != n) {
+        s = grn_py_uint_str(n);
+        if (s == NULL) {
+            return -1;
+        }
+        Py_XSETREF(*cached, s);
+        *cached_n = n;
+    }
+
+    return PyDict_SetItem(env, grn_py_keys[key], *cached);
+}
+
 /* Joins a repeated header's value to the one already in the environ. */
 static int
 grn_py_join_header(PyObject *env, PyObject *key, PyObject *old, grn_str_t *value, int cookie)
@@ -613,10 +651,6 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
         }
     }
 
-    if (grn_py_set_str(env, GRN_PY_PATH_INFO, r->path.data + sn_len, r->path.len - sn_len) != 0) {
-        goto failed;
-    }
-
     if (r->query.len > 0 &&
         grn_py_set_str(env, GRN_PY_QUERY_STRING, r->query.data, r->query.len) != 0) {
         goto failed;
@@ -640,22 +674,11 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
         }
     }
 
-    if (grn_py_set_str(env, GRN_PY_SERVER_NAME, r->server_name.data, r->server_name.len) != 0) {
-        goto failed;
-    }
-
-    if (t->server_port_str == NULL || t->server_port != r->server_port) {
-        Py_CLEAR(t->server_port_str);
-
-        t->server_port_str = grn_py_uint_str(r->server_port);
-        if (t->server_port_str == NULL) {
-            goto failed;
-        }
-
-        t->server_port = r->server_port;
-    }
-
-    if (PyDict_SetItem(env, grn_py_keys[GRN_PY_SERVER_PORT], t->server_port_str) != 0) {
+    if (grn_py_set_cached_str(env, GRN_PY_SERVER_NAME, &t->server_name, r->server_name.data,
+                              r->server_name.len) != 0
+        || grn_py_set_cached_uint(env, GRN_PY_SERVER_PORT, &t->server_port_str, &t->server_port,
+                                  r->server_port) != 0)
+    {
         goto failed;
     }
 
@@ -671,9 +694,12 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
         goto failed;
     }
 
-    if (c != NULL &&
-        (grn_py_set_str(env, GRN_PY_REMOTE_ADDR, c->remote_addr.data, c->remote_addr.len) != 0 ||
-         grn_py_set_uint(env, GRN_PY_REMOTE_PORT, c->remote_port) != 0)) {
+    if (c != NULL
+        && (grn_py_set_cached_str(env, GRN_PY_REMOTE_ADDR, &t->remote_addr, c->remote_addr.data,
+                                  c->remote_addr.len) != 0
+            || grn_py_set_cached_uint(env, GRN_PY_REMOTE_PORT, &t->remote_port_str,
+                                      &t->remote_port, c->remote_port) != 0))
+    {
         goto failed;
     }
 
@@ -682,6 +708,22 @@ grn_py_environ(grn_py_thread_t *t, grn_http_request_t *r)
     if (value == NULL || PyDict_SetItem(env, grn_py_keys[GRN_PY_REQUEST_URI], value) != 0 ||
         PyDict_SetItem(env, grn_py_keys[GRN_PY_RAW_URI], value) != 0) {
         Py_XDECREF(value);
+        goto failed;
+    }
+
+    /* Most targets need no decoding and have no query: PATH_INFO is then the same str. */
+    if (sn_len == 0 && r->path.len == r->uri.len
+        && memcmp(r->path.data, r->uri.data, r->uri.len) == 0)
+    {
+        if (PyDict_SetItem(env, grn_py_keys[GRN_PY_PATH_INFO], value) != 0) {
+            Py_DECREF(value);
+            goto failed;
+        }
+
+    } else if (grn_py_set_str(env, GRN_PY_PATH_INFO, r->path.data + sn_len,
+                              r->path.len - sn_len) != 0)
+    {
+        Py_DECREF(value);
         goto failed;
     }
 
@@ -1146,6 +1188,9 @@ grn_py_wsgi_thread_done(grn_py_thread_t *t)
     grn_py_responder_drop(&t->responder);
     Py_CLEAR(t->input);
     Py_CLEAR(t->server_port_str);
+    Py_CLEAR(t->remote_port_str);
+    Py_CLEAR(t->remote_addr);
+    Py_CLEAR(t->server_name);
 }
 
 
