@@ -87,6 +87,25 @@ grn_rid_next(void)
     return result;
 }
 
+/* "00" to "ff": the two hex digits of each byte value. */
+static const char  grn_rid_hex[] =
+    "000102030405060708090a0b0c0d0e0f"
+    "101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f"
+    "303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f"
+    "505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f"
+    "707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f"
+    "909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+    "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+    "d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+    "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 /* What an id from a peer may look like: it goes into logs and a response header unescaped. */
 static grn_flag_t
 grn_rid_valid(const grn_str_t *v)
@@ -150,9 +169,9 @@ grn_http_request_id(grn_http_request_t *r)
     }
     a = grn_rid_next();
     b = grn_rid_next();
-    for (k = 0; k < 16; k++) {
-        p[k] = "0123456789abcdef"[(a >> (60 - 4 * k)) & 0xf];
-        p[16 + k] = "0123456789abcdef"[(b >> (60 - 4 * k)) & 0xf];
+    for (k = 0; k < 8; k++) {               /* a byte, two digits, at a time */
+        memcpy(p + 2 * k, grn_rid_hex + 2 * ((a >> (56 - 8 * k)) & 0xff), 2);
+        memcpy(p + 16 + 2 * k, grn_rid_hex + 2 * ((b >> (56 - 8 * k)) & 0xff), 2);
     }
     r->request_id.data = p;
     r->request_id.len = 32;
