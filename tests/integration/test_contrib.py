@@ -84,3 +84,130 @@ def test_vim_syntax_knows_every_directive():
     names = {line.split("\t")[0] for line in listed.splitlines()}
     assert names - keywords == set(), "directives missing from greenc.vim"
     assert keywords - names == set(), "greenc.vim names unknown directives"
+
+
+def _greenc_directive_names():
+    listed = subprocess.run([GREENC_BIN, "-L"], capture_output=True, text=True,
+                            check=True).stdout
+    return {line.split("\t")[0] for line in listed.splitlines()}
+
+
+def _emacs_list(source, name):
+    """The strings of `(defconst NAME '("a" "b" ...)` in an Emacs Lisp file."""
+    m = re.search(r"\(defconst " + re.escape(name) + r"\s+'\(([^)]*)\)", source)
+    assert m, f"no (defconst {name} '(...)) in greenc-mode.el"
+    return re.findall(r'"([^"]+)"', m.group(1))
+
+
+def test_emacs_mode_knows_every_directive():
+    source = (CONTRIB / "emacs" / "greenc-mode.el").read_text()
+    directives = _emacs_list(source, "greenc-directives")
+    assert len(directives) == len(set(directives)), "a directive is listed twice"
+    names = _greenc_directive_names()
+    assert names - set(directives) == set(), "directives missing from greenc-mode.el"
+    assert set(directives) - names == set(), "greenc-mode.el names unknown directives"
+    blocks = set(_emacs_list(source, "greenc-block-keywords"))
+    assert blocks == {"app", "http", "server", "location", "types"}
+
+
+# Unindented on purpose: greenc-mode indents it by brace depth.
+EMACS_SAMPLE = """\
+# a comment that says app and server
+pid logs/greenc.pid;
+app blog {
+wsgi blog:app;
+}
+http {
+log_format main '$remote_addr "$request"'
+'$status';
+server {
+listen 127.0.0.1:8000;
+location = /healthz { return 200 "ok\\n"; }
+location / {
+pass blog;
+}
+}
+}
+"""
+
+EMACS_INDENTED = """\
+# a comment that says app and server
+pid logs/greenc.pid;
+app blog {
+    wsgi blog:app;
+}
+http {
+    log_format main '$remote_addr "$request"'
+        '$status';
+    server {
+        listen 127.0.0.1:8000;
+        location = /healthz { return 200 "ok\\n"; }
+        location / {
+            pass blog;
+        }
+    }
+}
+"""
+
+# (text to find, the face of its first character) after font-lock.
+EMACS_FACES = [
+    ("# a comment", "font-lock-comment-delimiter-face"),
+    ("says app", "font-lock-comment-face"),
+    ("pid", "font-lock-builtin-face"),
+    ("app blog", "font-lock-keyword-face"),
+    ("blog {", "font-lock-function-name-face"),
+    ("wsgi", "font-lock-builtin-face"),
+    ("http", "font-lock-keyword-face"),
+    ("$remote_addr", "font-lock-variable-name-face"),
+    ("'$status'", "font-lock-string-face"),
+    ("server {", "font-lock-keyword-face"),
+    ("listen", "font-lock-builtin-face"),
+    ("return", "font-lock-builtin-face"),
+    ('"ok', "font-lock-string-face"),
+    ("pass", "font-lock-builtin-face"),
+]
+
+
+def test_emacs_mode_byte_compiles_indents_and_highlights(tmp_path):
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        print("test_contrib: emacs is not installed (Debian: package emacs-nox), so "
+              "contrib/emacs/greenc-mode.el is not byte-compiled or run")
+        pytest.skip("emacs not installed")
+    shutil.copy(CONTRIB / "emacs" / "greenc-mode.el", tmp_path)
+    cp = subprocess.run([emacs, "-Q", "--batch", "--eval", "(setq byte-compile-error-on-warn t)",
+                         "-f", "batch-byte-compile", "greenc-mode.el"],
+                        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = cp.stdout + cp.stderr
+    assert cp.returncode == 0 and "arning" not in out, out
+    assert (tmp_path / "greenc-mode.elc").exists()
+
+    # Opened by name (auto-mode-alist), indented whole, fontified.
+    (tmp_path / "greenc.conf").write_text(EMACS_SAMPLE)
+    def elisp_string(text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    probes = " ".join(f"({elisp_string(text)} . {face})" for text, face in EMACS_FACES)
+    script = f"""
+(load (expand-file-name "greenc-mode.elc") nil t)
+(find-file "greenc.conf")
+(unless (eq major-mode 'greenc-mode) (error "greenc.conf opened in %s" major-mode))
+(with-temp-buffer
+  (setq buffer-file-name (expand-file-name "site.greenc"))
+  (set-auto-mode)
+  (unless (eq major-mode 'greenc-mode) (error "site.greenc opened in %s" major-mode)))
+(indent-region (point-min) (point-max))
+(write-region (point-min) (point-max) "indented.conf")
+(font-lock-ensure)
+(dolist (probe '({probes}))
+  (goto-char (point-min))
+  (search-forward (car probe))
+  (let ((face (get-text-property (match-beginning 0) 'face)))
+    (unless (eq face (cdr probe))
+      (error "%S has face %S, not %S" (car probe) face (cdr probe)))))
+"""
+    (tmp_path / "check.el").write_text(script)
+    cp = subprocess.run([emacs, "-Q", "--batch", "-l", "check.el"], cwd=tmp_path,
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert (tmp_path / "indented.conf").read_text() == EMACS_INDENTED
+
