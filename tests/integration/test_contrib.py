@@ -211,3 +211,58 @@ def test_emacs_mode_byte_compiles_indents_and_highlights(tmp_path):
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert (tmp_path / "indented.conf").read_text() == EMACS_INDENTED
 
+
+BASH_OPTIONS = ["-h", "-v", "-V", "-t", "-T", "-L", "-s", "-p", "-c", "-g"]
+
+
+def _bash_complete(cwd, *words):
+    """COMPREPLY of contrib/bash-completion/greenc for the command line
+    `words` (the last is the word being completed), in plain bash: no
+    bash-completion package, no rc files."""
+    comp = CONTRIB / "bash-completion" / "greenc"
+    quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
+    script = f"""
+source '{comp}' || exit 1
+spec=$(complete -p greenc) || exit 1
+func=${{spec#*-F }}; func=${{func%% *}}
+COMP_WORDS=({quoted})
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_LINE="${{COMP_WORDS[*]}}"; COMP_POINT=${{#COMP_LINE}}
+"$func" greenc "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    cp = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], cwd=cwd,
+                        capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 0 and cp.stderr == "", cp.stderr
+    return [line for line in cp.stdout.splitlines() if line]
+
+
+def test_bash_completion_completes_options_signals_files_and_dirs(tmp_path):
+    help_text = subprocess.run([GREENC_BIN, "-h"], capture_output=True, text=True).stderr + \
+        subprocess.run([GREENC_BIN, "-h"], capture_output=True, text=True).stdout
+    # Every option greenc -h documents is offered (and nothing else).
+    documented = set(re.findall(r"^\s+(-[A-Za-z])\b", help_text, re.M))
+    assert documented == set(BASH_OPTIONS), help_text
+    assert sorted(_bash_complete(tmp_path, "greenc", "-")) == sorted(BASH_OPTIONS)
+    assert sorted(_bash_complete(tmp_path, "greenc", "")) == sorted(BASH_OPTIONS)
+    assert _bash_complete(tmp_path, "greenc", "-t", "-c", "x.conf", "-T") == ["-T"]
+
+    assert sorted(_bash_complete(tmp_path, "greenc", "-s", "")) == \
+        ["quit", "reload", "reopen", "status", "stop"]
+    assert sorted(_bash_complete(tmp_path, "greenc", "-c", "c.conf", "-s", "re")) == \
+        ["reload", "reopen"]
+    assert sorted(_bash_complete(tmp_path, "greenc", "-s", "st")) == ["status", "stop"]
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "greenc.conf").write_text("daemon off;\n")
+    (tmp_path / "conf" / "my site.conf").write_text("daemon off;\n")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "README").write_text("")
+    assert sorted(_bash_complete(tmp_path, "greenc", "-c", "")) == ["README", "conf", "logs"]
+    assert sorted(_bash_complete(tmp_path, "greenc", "-c", "conf/")) == \
+        ["conf/greenc.conf", "conf/my site.conf"]
+    assert _bash_complete(tmp_path, "greenc", "-t", "-c", "conf/g") == ["conf/greenc.conf"]
+    assert sorted(_bash_complete(tmp_path, "greenc", "-p", "")) == ["conf", "logs"]
+    assert _bash_complete(tmp_path, "greenc", "-p", "l") == ["logs"]
+    # -g takes directives: nothing to offer.
+    assert _bash_complete(tmp_path, "greenc", "-g", "") == []
