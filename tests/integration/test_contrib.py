@@ -266,3 +266,77 @@ def test_bash_completion_completes_options_signals_files_and_dirs(tmp_path):
     assert _bash_complete(tmp_path, "greenc", "-p", "l") == ["logs"]
     # -g takes directives: nothing to offer.
     assert _bash_complete(tmp_path, "greenc", "-g", "") == []
+
+
+def _seconds(value):
+    """A greenc time (500ms, 30s, 5m, 1h, 2d, or bare seconds) in seconds."""
+    m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", value)
+    assert m, f"not a time: {value!r}"
+    unit = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return int(m.group(1)) * unit
+
+
+def test_kubernetes_example_config_serves_its_probes_and_outlasts_graceful_stop(tmp_path):
+    yaml = pytest.importorskip("yaml", reason="python3-yaml is not installed")
+    docs = [d for d in yaml.safe_load_all((CONTRIB / "kubernetes" / "greenc.yaml").read_text())
+            if d]
+    by_kind = {d["kind"]: d for d in docs}
+    assert sorted(by_kind) == ["ConfigMap", "Deployment", "Service"]
+    configmap, deploy, service = by_kind["ConfigMap"], by_kind["Deployment"], by_kind["Service"]
+
+    pod = deploy["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert deploy["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert service["spec"]["selector"].items() <= labels.items()
+
+    # The config the container reads is the ConfigMap's greenc.conf.
+    command = container["command"]
+    conf_path = Path(command[command.index("-c") + 1])
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(conf_path.parent)]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+    conf = configmap["data"][conf_path.name]
+
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    (listen,) = re.findall(r"^\s*listen\s+(\d+);", conf, re.M)
+    assert ports["http"] == int(listen)
+    assert service["spec"]["ports"][0]["targetPort"] in ("http", int(listen))
+    probes = {kind: container[kind]["httpGet"]
+              for kind in ("startupProbe", "readinessProbe", "livenessProbe")}
+    for probe in probes.values():
+        assert probe["port"] in ("http", int(listen))
+
+    # TERM comes after preStop; both must end before the grace period's KILL.
+    (graceful,) = re.findall(r"^\s*graceful_timeout\s+(\S+);", conf, re.M)
+    pre_stop = container["lifecycle"]["preStop"]
+    sleep = pre_stop["exec"]["command"]
+    assert sleep[0] == "sleep"
+    assert pod["terminationGracePeriodSeconds"] > int(sleep[1]) + _seconds(graceful)
+
+    # The config itself, with the pod's paths moved into tmp_path and the
+    # port onto a free loopback one.
+    g = Greenc(tmp_path / "srv")
+    app_dir = tmp_path / "srv" / "app"
+    app_dir.mkdir()
+    (app_dir / "app.py").write_text(
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'from the app\\n']\n")
+    local = conf.replace("/tmp/greenc.pid", str(g.pid_file))
+    local = local.replace("python_path /srv/app;", f"python_path {app_dir};")
+    local = local.replace(f"listen {listen};", f"listen 127.0.0.1:{g.port};")
+    assert local.count(str(tmp_path)) == 2 and str(g.port) in local
+    g.write_config(local)
+    cp = subprocess.run([GREENC_BIN, "-t", "-c", str(g.conf)], capture_output=True,
+                        text=True, timeout=30 * SLOW)
+    assert cp.returncode == 0, cp.stderr
+    with serving(g):
+        for kind, probe in probes.items():
+            r = g.get(probe["path"])
+            assert r.status == 200, (kind, r)
+        assert g.get("/").body == b"from the app\n"
+        assert g.get("/status").status == 200          # for greenc -s status in the pod
+        status = subprocess.run([GREENC_BIN, "-s", "status", "-c", str(g.conf)],
+                                capture_output=True, text=True, timeout=30 * SLOW)
+        assert status.returncode == 0, status.stderr
