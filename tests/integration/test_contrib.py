@@ -6,11 +6,13 @@ directive `greenc -L` lists."""
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from harness import GREENC_BIN, HERE, SLOW, Greenc, serving, wait_for
+from harness import (GREENC_BIN, HERE, SLOW, Greenc, app_block, default_locations, free_port,
+                     http_request, serving, wait_for)
 
 CONTRIB = HERE.parent.parent / "contrib"
 
@@ -340,3 +342,101 @@ def test_kubernetes_example_config_serves_its_probes_and_outlasts_graceful_stop(
         status = subprocess.run([GREENC_BIN, "-s", "status", "-c", str(g.conf)],
                                 capture_output=True, text=True, timeout=30 * SLOW)
         assert status.returncode == 0, status.stderr
+
+
+WHO_APP = """\
+import os
+
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [os.environ["INSTANCE"].encode()]
+"""
+
+
+def _haproxy_servers(stats_port):
+    """{server name: status} of the greenc backend, from HAProxy's stats CSV."""
+    r = http_request(stats_port, "GET", "/;csv")
+    assert r.status == 200, r
+    lines = r.text.splitlines()
+    header = lines[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
+    return {row["svname"]: row["status"] for row in rows
+            if row["pxname"] == "greenc" and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def test_haproxy_example_config_passes_haproxy_check():
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        print("test_contrib: haproxy is not installed (Debian: package haproxy)")
+        pytest.skip("haproxy not installed")
+    cp = subprocess.run([haproxy, "-c", "-f", str(CONTRIB / "haproxy" / "haproxy.cfg")],
+                        capture_output=True, text=True, timeout=30)
+    out = cp.stdout + cp.stderr
+    assert cp.returncode == 0 and "WARNING" not in out and "ALERT" not in out, out
+
+
+def test_haproxy_balances_over_greenc_boxes_and_drops_a_stopped_one(tmp_path, greenc_factory):
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        print("test_contrib: haproxy is not installed (Debian: package haproxy)")
+        pytest.skip("haproxy not installed")
+    boxes = {}
+    for name in ("a", "b"):
+        g = greenc_factory(name)
+        (g.apps_dir / "who_app.py").write_text(WHO_APP)
+        g.write_config(apps=app_block("who", wsgi="who_app:application",
+                                      python_path=g.apps_dir, workers=1,
+                                      extra=f"env INSTANCE={name};"),
+                      locations=default_locations("who"))
+        boxes[name] = g.start()
+
+    front, stats = free_port(), free_port()
+    cfg = (CONTRIB / "haproxy" / "haproxy.cfg").read_text()
+    for old, new in (("bind :80", f"bind 127.0.0.1:{front}"),
+                     ("server app1 10.0.0.11:8000", f"server app1 127.0.0.1:{boxes['a'].port}"),
+                     ("server app2 10.0.0.12:8000", f"server app2 127.0.0.1:{boxes['b'].port}"),
+                     ("bind 127.0.0.1:8404", f"bind 127.0.0.1:{stats}")):
+        assert cfg.count(old) == 1, old
+        cfg = cfg.replace(old, new)
+    (tmp_path / "haproxy.cfg").write_text(cfg)
+
+    with open(tmp_path / "haproxy.out", "wb") as out:
+        proxy = subprocess.Popen([haproxy, "-db", "-f", str(tmp_path / "haproxy.cfg")],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    try:
+        def both_up():
+            assert proxy.poll() is None, (tmp_path / "haproxy.out").read_text()
+            try:
+                return _haproxy_servers(stats) == {"app1": "UP", "app2": "UP"}
+            except OSError:
+                return False
+        wait_for(both_up, 20 * SLOW, interval=0.1, what="HAProxy to see both greenc boxes up")
+
+        seen = [http_request(front).text for _ in range(20)]
+        assert seen.count("a") >= 5 and seen.count("b") >= 5, seen
+        assert set(seen) == {"a", "b"}, seen
+
+        boxes["a"].stop()               # TERM by PID, and waits for it to exit
+        stopped_at = time.monotonic()
+        before_down = []
+
+        def a_down():
+            before_down.append(http_request(front))
+            return _haproxy_servers(stats)["app1"].startswith("DOWN")
+        wait_for(a_down, 20 * SLOW, interval=0.05, what="HAProxy to mark the stopped box down")
+        print(f"app1 marked down {time.monotonic() - stopped_at:.1f}s after it stopped; "
+              f"meanwhile {len(before_down)} requests: "
+              f"{sorted(set((r.status, r.text) for r in before_down))}")
+        # Retries on another server hide the refused connections meanwhile.
+        assert all(r.status == 200 and r.text == "b" for r in before_down), before_down
+
+        after = [http_request(front) for _ in range(30)]
+        assert [(r.status, r.text) for r in after] == [(200, "b")] * 30
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+            proxy.wait(timeout=10)
