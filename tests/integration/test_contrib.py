@@ -1,7 +1,11 @@
 """The operator files in contrib/ work as shipped: the logrotate config rotates
 a running greenc's logs with no line lost (logrotate(8) itself runs it), the
-systemd units pass `systemd-analyze verify`, and the Vim syntax file knows every
-directive `greenc -L` lists."""
+systemd units pass `systemd-analyze verify`, the Vim syntax file and the Emacs
+mode know every directive `greenc -L` lists (and Emacs, when installed,
+byte-compiles the mode without a warning and indents with it), the bash
+completion completes what `greenc -h` lists, the Kubernetes example's
+greenc.conf serves its probes, and HAProxy balances over two greenc boxes with
+the example's config and drops a stopped one without an error."""
 
 import re
 import shutil
