@@ -127,7 +127,9 @@ http {
 log_format main '$remote_addr "$request"'
 '$status';
 server {
-listen 127.0.0.1:8000;
+listen 127.0.0.1:8000;   # a comment after a statement
+
+# a comment line
 location = /healthz { return 200 "ok\\n"; }
 location / {
 pass blog;
@@ -146,7 +148,9 @@ http {
     log_format main '$remote_addr "$request"'
         '$status';
     server {
-        listen 127.0.0.1:8000;
+        listen 127.0.0.1:8000;   # a comment after a statement
+
+        # a comment line
         location = /healthz { return 200 "ok\\n"; }
         location / {
             pass blog;
