@@ -53,7 +53,7 @@
     "ssl_conf_command" "ssl_ktls" "ssl_password_file"
     "ssl_prefer_server_ciphers" "ssl_protocols" "ssl_session_cache"
     "ssl_session_tickets" "ssl_session_timeout" "ssl_verify_client"
-    "ssl_verify_depth" "status" "threads" "timeout" "try_files" "types"
+    "ssl_verify_depth" "status" "tcp_nodelay" "threads" "timeout" "try_files" "types"
     "user" "worker_connections" "workers" "wsgi")
   "Every directive greenc knows, as `greenc -L' lists them.")
 

@@ -75,6 +75,10 @@ const grn_command_t grn_http_commands[] = {
       grn_conf_set_num_slot, GRN_CONF_CTX_SRV,
       offsetof(grn_http_srv_conf_t, keepalive_requests), NULL },
 
+    { grn_string("tcp_nodelay"), GRN_HTTP_SRV_LEVELS | GRN_CONF_FLAG,
+      grn_conf_set_flag_slot, GRN_CONF_CTX_SRV,
+      offsetof(grn_http_srv_conf_t, tcp_nodelay), NULL },
+
     { grn_string("client_header_buffer_size"), GRN_HTTP_SRV_LEVELS | GRN_CONF_TAKE1,
       grn_conf_set_size_slot, GRN_CONF_CTX_SRV,
       offsetof(grn_http_srv_conf_t, client_header_buffer_size), NULL },
@@ -246,6 +250,7 @@ grn_http_create_srv_conf(grn_conf_t *cf)
     srv->client_header_timeout = GRN_CONF_UNSET_MSEC;
     srv->keepalive_timeout = GRN_CONF_UNSET_MSEC;
     srv->keepalive_requests = GRN_CONF_UNSET;
+    srv->tcp_nodelay = GRN_CONF_UNSET;
     srv->client_header_buffer_size = GRN_CONF_UNSET_SIZE;
     srv->large_client_header_buffer_size = GRN_CONF_UNSET_SIZE;
     srv->large_client_header_buffers = GRN_CONF_UNSET;
@@ -1394,6 +1399,7 @@ grn_http_merge_srv(grn_http_srv_conf_t *conf, grn_http_srv_conf_t *prev)
     grn_conf_merge_msec_value(conf->client_header_timeout, prev->client_header_timeout, 60000);
     grn_conf_merge_msec_value(conf->keepalive_timeout, prev->keepalive_timeout, 75000);
     grn_conf_merge_value(conf->keepalive_requests, prev->keepalive_requests, 1000);
+    grn_conf_merge_value(conf->tcp_nodelay, prev->tcp_nodelay, 1);
     grn_conf_merge_size_value(conf->client_header_buffer_size,
                               prev->client_header_buffer_size, 1024);
     grn_conf_merge_value(conf->large_client_header_buffers,

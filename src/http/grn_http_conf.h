@@ -224,6 +224,7 @@ struct grn_http_srv_conf_s {
     grn_msec_t             client_header_timeout;
     grn_msec_t             keepalive_timeout;
     grn_int_t              keepalive_requests;
+    grn_flag_t             tcp_nodelay;  /* of the address's default server: set at accept */
     size_t                 client_header_buffer_size;
     size_t                 large_client_header_buffer_size;
     grn_int_t              large_client_header_buffers;

@@ -735,3 +735,49 @@ def test_good_listener_options_pass_the_check(tmp_path):
     out = run_greenc("-t", "-c", g.conf)
     assert out.returncode == 0, out.stderr
 
+
+
+def _server_side_nodelay(worker_pids, client):
+    """TCP_NODELAY of the server's socket for this client connection, read from a duplicate of
+    the worker's descriptor (pidfd_getfd, Linux 5.6), or None when no worker holds it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    want = client.getsockname()
+    for pid in worker_pids:
+        pidfd = os.pidfd_open(pid)
+        try:
+            for name in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                        continue
+                except OSError:
+                    continue
+                fd = libc.syscall(438, pidfd, int(name), 0)        # pidfd_getfd
+                if fd < 0:
+                    continue
+                s = socket.socket(fileno=fd)
+                try:
+                    if s.type == socket.SOCK_STREAM and s.family == socket.AF_INET:
+                        try:
+                            peer = s.getpeername()
+                        except OSError:
+                            continue
+                        if peer == want:
+                            return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+                finally:
+                    s.close()
+        finally:
+            os.close(pidfd)
+    return None
+
+
+@pytest.mark.parametrize("setting, expected", [("", True), ("tcp_nodelay off;", False),
+                                               ("tcp_nodelay on;", True)])
+def test_tcp_nodelay_is_set_on_accepted_connections_unless_turned_off(greenc_factory, setting,
+                                                                       expected):
+    g = greenc_factory(http_extra=setting)
+    g.start()
+    with socket.create_connection(("127.0.0.1", g.port), timeout=REQUEST_TIMEOUT) as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(100).startswith(b"HTTP/1.1 200")
+        assert _server_side_nodelay(g.worker_pids(), c) is expected

@@ -32,7 +32,7 @@ syn keyword greencDirective ssl_ciphers ssl_client_certificate ssl_conf_command 
 syn keyword greencDirective ssl_password_file ssl_prefer_server_ciphers ssl_protocols
 syn keyword greencDirective ssl_session_cache ssl_session_tickets ssl_session_timeout
 syn keyword greencDirective ssl_verify_client ssl_verify_depth
-syn keyword greencDirective status threads timeout try_files types user worker_connections workers
+syn keyword greencDirective status tcp_nodelay threads timeout try_files types user worker_connections workers
 syn keyword greencDirective wsgi
 
 hi def link greencComment   Comment
