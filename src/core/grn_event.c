@@ -17,6 +17,15 @@ grn_monotonic_msec(void)
     return (grn_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint64_t
+grn_monotonic_usec(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
 grn_int_t
 grn_event_loop_init(grn_event_loop_t *loop, int nevents, grn_log_t *log)
 {

@@ -69,5 +69,6 @@ void grn_timer_del(grn_event_loop_t *loop, grn_timer_t *timer);
 
 /* The monotonic clock in ms. */
 grn_msec_t grn_monotonic_msec(void);
+uint64_t grn_monotonic_usec(void);
 
 #endif /* GRN_EVENT_H */

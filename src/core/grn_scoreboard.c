@@ -16,9 +16,9 @@ static grn_sb_app_t  *grn_sb_down;          /* GRN_SB_APPS entries: `accepting` 
 static grn_sb_group_t     *grn_sb_groups;    /* GRN_SB_APPS entries */
 static grn_sb_listener_t  *grn_sb_listeners; /* GRN_SB_LISTENERS entries */
 
-/* Prometheus' default buckets, in ms: 5ms .. 10s. */
-const grn_msec_t  grn_sb_bucket_ms[GRN_SB_BUCKETS - 1] = {
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+/* Prometheus' default buckets, 5ms .. 10s, in microseconds. */
+const uint64_t  grn_sb_bucket_us[GRN_SB_BUCKETS - 1] = {
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000
 };
 
 grn_int_t
@@ -142,7 +142,7 @@ grn_sb_counts_fold(grn_sb_counts_t *to, grn_sb_counts_t *from)
     for (i = 0; i < GRN_SB_BUCKETS; i++) {
         to->buckets[i] += from->buckets[i];
     }
-    to->duration_ms += from->duration_ms;
+    to->duration_us += from->duration_us;
     to->tls_handshakes += from->tls_handshakes;
     to->tls_failures += from->tls_failures;
 }

@@ -25,7 +25,7 @@
 typedef struct {
     volatile uint64_t  status[5];                    /* by class: 1xx .. 5xx */
     volatile uint64_t  buckets[GRN_SB_BUCKETS];      /* not cumulative: one bucket each */
-    volatile uint64_t  duration_ms;                  /* sum of the durations */
+    volatile uint64_t  duration_us;                  /* sum of the durations */
     volatile uint64_t  tls_handshakes;               /* completed */
     volatile uint64_t  tls_failures;                 /* failed (plain HTTP not counted) */
 } grn_sb_counts_t;
@@ -68,8 +68,8 @@ typedef struct {
     volatile uint64_t  accepted;                     /* of its exited workers */
 } grn_sb_listener_t;
 
-/* Request duration bucket bounds in ms (the last bucket has none). */
-extern const grn_msec_t  grn_sb_bucket_ms[GRN_SB_BUCKETS - 1];
+/* Request duration bucket bounds in microseconds (the last bucket has none). */
+extern const uint64_t  grn_sb_bucket_us[GRN_SB_BUCKETS - 1];
 
 /* Master, before forking a worker for `group_key`: claims the group's and the listeners'
  * entries (listeners get their index in ls->sb_index) and prepares the slot. */
@@ -167,9 +167,12 @@ grn_sb_conn_add(int index, grn_flag_t accepted, int32_t active, int32_t idle)
     }
 }
 
-/* A request is answered with `status` after `ms` milliseconds. */
+/*
+ * A request is answered with `status` after `us` microseconds: the loop's millisecond clock
+ * would make the sum of a fast app's durations 0.
+ */
 static inline void
-grn_sb_request_done(grn_uint_t status, grn_msec_t ms)
+grn_sb_request_done(grn_uint_t status, int64_t us)
 {
     grn_uint_t  b;
 
@@ -179,14 +182,14 @@ grn_sb_request_done(grn_uint_t status, grn_msec_t ms)
     if (status >= 100 && status < 600) {
         __atomic_fetch_add(&grn_sb_self->counts.status[status / 100 - 1], 1, __ATOMIC_RELAXED);
     }
-    if (ms < 0) {
-        ms = 0;
+    if (us < 0) {
+        us = 0;
     }
-    for (b = 0; b < GRN_SB_BUCKETS - 1 && ms > grn_sb_bucket_ms[b]; b++) {
+    for (b = 0; b < GRN_SB_BUCKETS - 1 && (uint64_t) us > grn_sb_bucket_us[b]; b++) {
         /* void */
     }
     __atomic_fetch_add(&grn_sb_self->counts.buckets[b], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&grn_sb_self->counts.duration_ms, (uint64_t) ms, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&grn_sb_self->counts.duration_us, (uint64_t) us, __ATOMIC_RELAXED);
 }
 
 #endif /* GRN_SCOREBOARD_H */

@@ -547,6 +547,7 @@ grn_http_fail(grn_http_conn_t *hc, grn_uint_t status)
         r->response.content_length = -1;
         r->http_version = 1001;
         r->start_msec = hc->worker->loop->now;
+        r->start_usec = grn_monotonic_usec();
         hc->r = r;
     }
     r = hc->r;
@@ -847,7 +848,8 @@ grn_http_finalize(grn_http_conn_t *hc)
         hc->logged = 1;
     }
     if (hc->r && !hc->counted) {
-        grn_sb_request_done(hc->r->response.status, hc->worker->loop->now - hc->r->start_msec);
+        grn_sb_request_done(hc->r->response.status,
+                            (int64_t) (grn_monotonic_usec() - hc->r->start_usec));
         hc->counted = 1;
     }
     hc->c.requests++;
@@ -1171,7 +1173,8 @@ grn_http_close(grn_http_conn_t *hc)
         grn_http_log_request(hc->r, w->loop->now, grn_min(hc->body_sent, hc->bytes_sent));
     }
     if (hc->state == GRN_HTTP_WRITING && hc->r && !hc->counted) {
-        grn_sb_request_done(hc->r->response.status, w->loop->now - hc->r->start_msec);
+        grn_sb_request_done(hc->r->response.status,
+                            (int64_t) (grn_monotonic_usec() - hc->r->start_usec));
     }
     grn_sb_conn_add(hc->c.listening->sb_index, 0, -1, hc->state == GRN_HTTP_IDLE ? -1 : 0);
 

@@ -102,6 +102,7 @@ grn_http_on_message_begin(llhttp_t *p)
         return -1;
     }
     hc->r->start_msec = hc->worker->loop->now;
+    hc->r->start_usec = grn_monotonic_usec();
     hc->field.data = NULL;
     hc->value.data = NULL;
     hc->nheaders = 0;

@@ -108,6 +108,7 @@ struct grn_http_request_s {
     grn_http_response_t    response;
     void                  *upstream;        /* router: the app connection answering it */
     grn_msec_t             start_msec;      /* the loop's clock when the request began */
+    uint64_t               start_usec;      /* grn_monotonic_usec() then, for the status page */
     grn_str_t              request_id;      /* len 0 until grn_http_request_id() is called */
     grn_http_tls_t        *tls;             /* grn_http_ssl_info(): NULL until asked */
 

@@ -274,14 +274,14 @@ grn_status_json_group(grn_status_buf_t *b, grn_status_group_t *g)
     for (cum = 0, k = 0; k < GRN_SB_BUCKETS; k++) {
         cum += g->counts.buckets[k];
         if (k < GRN_SB_BUCKETS - 1) {
-            grn_status_printf(b, "\"%g\":%lu,", (double) grn_sb_bucket_ms[k] / 1000,
+            grn_status_printf(b, "\"%g\":%lu,", (double) grn_sb_bucket_us[k] / 1000000,
                               (unsigned long) cum);
         } else {
             grn_status_printf(b, "\"+Inf\":%lu},", (unsigned long) cum);
         }
     }
-    grn_status_printf(b, "\"sum\":%.3f,\"count\":%lu},",
-                      (double) g->counts.duration_ms / 1000, (unsigned long) cum);
+    grn_status_printf(b, "\"sum\":%.6f,\"count\":%lu},",
+                      (double) g->counts.duration_us / 1000000, (unsigned long) cum);
     grn_status_printf(b, "\"in_flight\":%lld,\"timeouts\":%lu,\"restarts\":{",
                       (long long) g->in_flight, (unsigned long) g->timeouts);
     for (k = 0; k < GRN_SB_CAUSES; k++) {
@@ -416,14 +416,14 @@ grn_status_prometheus(grn_status_buf_t *b, grn_cycle_t *cycle, time_t mtime,
             cum += g->counts.buckets[k];
             grn_status_prom_app(b, "greenc_request_duration_seconds_bucket", g);
             if (k < GRN_SB_BUCKETS - 1) {
-                grn_status_printf(b, ",le=\"%g\"} %lu\n", (double) grn_sb_bucket_ms[k] / 1000,
+                grn_status_printf(b, ",le=\"%g\"} %lu\n", (double) grn_sb_bucket_us[k] / 1000000,
                                   (unsigned long) cum);
             } else {
                 grn_status_printf(b, ",le=\"+Inf\"} %lu\n", (unsigned long) cum);
             }
         }
         grn_status_prom_app(b, "greenc_request_duration_seconds_sum", g);
-        grn_status_printf(b, "} %.3f\n", (double) g->counts.duration_ms / 1000);
+        grn_status_printf(b, "} %.6f\n", (double) g->counts.duration_us / 1000000);
         grn_status_prom_app(b, "greenc_request_duration_seconds_count", g);
         grn_status_printf(b, "} %lu\n", (unsigned long) cum);
     }
