@@ -191,9 +191,29 @@ grn_http_worker_done(grn_http_worker_t *w)
 static void
 grn_http_addr_text(struct sockaddr *sa, grn_str_t *text, size_t size, grn_uint_t *port)
 {
+    char           *p;
+    grn_uint_t      i, octet;
+    const uint8_t  *a;
+
     switch (sa->sa_family) {
     case AF_INET:
-        inet_ntop(AF_INET, &((struct sockaddr_in *) sa)->sin_addr, text->data, (socklen_t) size);
+        /*
+         * By hand: glibc's inet_ntop() formats IPv4 with sprintf(), about 1,500 instructions,
+         * and every accepted connection formats two addresses (peer and local).
+         */
+        a = (const uint8_t *) &((struct sockaddr_in *) sa)->sin_addr;
+        p = text->data;
+        for (i = 0; i < 4; i++) {
+            octet = a[i];
+            if (octet >= 100) {
+                *p++ = (char) ('0' + octet / 100);
+            }
+            if (octet >= 10) {
+                *p++ = (char) ('0' + octet / 10 % 10);
+            }
+            *p++ = (char) ('0' + octet % 10);
+            *p++ = (i < 3) ? '.' : '\0';
+        }
         *port = ntohs(((struct sockaddr_in *) sa)->sin_port);
         break;
     case AF_INET6:

@@ -781,3 +781,23 @@ def test_tcp_nodelay_is_set_on_accepted_connections_unless_turned_off(greenc_fac
         c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert c.recv(100).startswith(b"HTTP/1.1 200")
         assert _server_side_nodelay(g.worker_pids(), c) is expected
+
+
+def test_ipv4_client_addresses_are_written_exactly(greenc_factory):
+    # greenc formats IPv4 addresses itself (not inet_ntop): one, two and three digit octets,
+    # zeros and 255, from sources anywhere in 127.0.0.0/8, in the environ and the access log.
+    g = greenc_factory()
+    start(g, config(g, ""))
+    sources = ["127.0.0.9", "127.10.100.255", "127.99.0.1", "127.255.20.200"]
+    for src in sources:
+        with socket.create_connection(("127.0.0.1", g.port), timeout=REQUEST_TIMEOUT,
+                                      source_address=(src, 0)) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = recv_until_close(s)
+            port = s.getsockname()[1]
+        env = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        assert env["REMOTE_ADDR"] == src and env["REMOTE_PORT"] == str(port)
+    log = wait_for(lambda: (lambda t: t if t.count('"GET / HTTP/1.1"') >= len(sources) else None)(
+        (g.dir / "access.log").read_text() if (g.dir / "access.log").exists() else ""),
+        5 * SLOW, what="the access log lines")
+    assert [line.split()[0] for line in log.splitlines() if '"GET / ' in line] == sources
