@@ -15,10 +15,14 @@
  * index file through an internal redirect.
  *
  * disable_symlinks applies to the request's part of the path; the root or alias itself is
- * trusted, as with nginx's "from=$document_root". With "on" that part is resolved by one
- * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) below the base or, where the kernel has no
- * openat2, by a walk that opens one component at a time with O_NOFOLLOW. "if_not_owner" always
- * walks, and follows a link only when the link and its target have the same owner.
+ * trusted, as with nginx's "from=$document_root". With "outside", the default, a link may be
+ * followed only while the file stays below the base: one openat2(RESOLVE_BENEATH) from the
+ * base, and where that says EXDEV (an absolute link, one that leaves and comes back) or the
+ * kernel has no openat2, a plain open whose resolved path must lie below the base's. With "on"
+ * that part is resolved by one openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) below the base
+ * or, where the kernel has no openat2, by a walk that opens one component at a time with
+ * O_NOFOLLOW. "if_not_owner" always walks, and follows a link only when the link and its
+ * target have the same owner. Index files and try_files candidates go through the same open.
  *
  * Files are opened per request, without a descriptor cache: a replaced file is seen at once,
  * and the two syscalls an open and an fstat cost are small next to the response's own.
@@ -75,6 +79,7 @@ static const grn_conf_enum_t  grn_http_symlinks[] = {
     { grn_string("off"), GRN_HTTP_SYMLINKS_OFF },
     { grn_string("on"), GRN_HTTP_SYMLINKS_ON },
     { grn_string("if_not_owner"), GRN_HTTP_SYMLINKS_NOT_OWNER },
+    { grn_string("outside"), GRN_HTTP_SYMLINKS_OUTSIDE },
     { grn_null_string, 0 }
 };
 
@@ -791,17 +796,73 @@ grn_http_static_walk(int dirfd, char *rel, grn_uint_t symlinks)
     }
 }
 
-/* Opens a mapped file under the symlink policy; -1 with errno (ELOOP: a refused link). */
+/*
+ * "disable_symlinks outside" without openat2, or for what RESOLVE_BENEATH refuses although it
+ * may stay below the base (an absolute link, or one through ".." that comes back): the file is
+ * opened following every link, then the path the kernel resolved it to (/proc/self/fd) must be
+ * the base's own resolved path or lie below it. The check is on the descriptor that will be
+ * served, so a link swapped after it was followed cannot slip through. -1 with errno EXDEV for
+ * a file outside; a /proc that cannot be read refuses too (the file cannot be proved inside).
+ */
+static int
+grn_http_static_open_inside(int dirfd, const char *full)
+{
+    int      fd, err;
+    char     link[32], base[PATH_MAX], path[PATH_MAX];
+    ssize_t  blen, plen;
+
+    fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd == -1) {
+        return -1;
+    }
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+    blen = readlink(link, base, sizeof(base));
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    plen = readlink(link, path, sizeof(path));
+
+    if (blen <= 0 || plen <= 0 || blen == (ssize_t) sizeof(base)
+        || plen == (ssize_t) sizeof(path))
+    {
+        err = errno;
+        close(fd);
+        errno = err ? err : ENAMETOOLONG;
+        return -1;
+    }
+
+    if (blen == 1 && base[0] == '/') {
+        return fd;                      /* root "/": everything is below it */
+    }
+    if (plen >= blen && memcmp(path, base, (size_t) blen) == 0
+        && (plen == blen || path[blen] == '/'))
+    {
+        return fd;
+    }
+
+    close(fd);
+    errno = EXDEV;
+    return -1;
+}
+
+/*
+ * Opens a mapped file under the symlink policy; -1 with errno (ELOOP: a link refused by "on" or
+ * "if_not_owner"; EXDEV: a file that "outside" refuses since it resolves outside the base).
+ */
 static int
 grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
 {
-    int    dirfd;
+    int    dirfd, fd, err;
     char  *rel;
 
     if (symlinks == GRN_HTTP_SYMLINKS_OFF || p->whole) {
         return open(p->full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     }
 
+    /*
+     * The base is opened per request, not cached per location: a deploy that swaps the
+     * directory a root names (a "current" link to the latest release) is seen at once, and the
+     * open costs little next to the response (contrib/bench static10k, see the commit log).
+     */
     if (p->base_len == 0) {
         dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     } else {
@@ -815,17 +876,28 @@ grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
     rel = p->full + p->base_len + 1;
 
 #if (GRN_HAVE_OPENAT2)
-    if (symlinks == GRN_HTTP_SYMLINKS_ON
+    if (symlinks != GRN_HTTP_SYMLINKS_NOT_OWNER
         && __atomic_load_n(&grn_http_openat2_works, __ATOMIC_RELAXED))
     {
-        int              fd, err;
         struct open_how  how;
 
         memset(&how, 0, sizeof(how));
         how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        if (symlinks == GRN_HTTP_SYMLINKS_ON) {
+            how.resolve |= RESOLVE_NO_SYMLINKS;
+        }
 
         fd = (int) syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+
+        if (fd == -1 && errno == EXDEV && symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
+            /* an absolute link, or a ".." in a link: perhaps still below the base */
+            fd = grn_http_static_open_inside(dirfd, p->full);
+            err = errno;
+            close(dirfd);
+            errno = err;
+            return fd;
+        }
         if (fd != -1 || (errno != ENOSYS && errno != EPERM && errno != E2BIG)) {
             err = errno;
             close(dirfd);
@@ -835,6 +907,14 @@ grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
         __atomic_store_n(&grn_http_openat2_works, 0, __ATOMIC_RELAXED);
     }
 #endif
+
+    if (symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
+        fd = grn_http_static_open_inside(dirfd, p->full);
+        err = errno;
+        close(dirfd);
+        errno = err;
+        return fd;
+    }
 
     return grn_http_static_walk(dirfd, rel, symlinks);
 }
@@ -870,8 +950,20 @@ grn_http_static_open_failed(grn_http_request_t *r, grn_http_loc_conf_t *loc, con
                       name, GRN_HTTP_STATIC_REQ_ARGS(r));
         return grn_http_error_page(r, 404);
 
+    case EXDEV:
+        if (loc->disable_symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
+            grn_log_error(GRN_LOG_ERR, log, 0, "\"%s\" is refused: it resolves outside the "
+                          "%s through a symbolic link, which \"disable_symlinks outside\" "
+                          "(the default) does not allow; \"disable_symlinks off\" follows "
+                          "every link" GRN_HTTP_STATIC_REQ_FMT, name,
+                          loc->alias.data ? "alias" : "root", GRN_HTTP_STATIC_REQ_ARGS(r));
+            return grn_http_error_page(r, 403);
+        }
+        /* fall through */
     case ELOOP:
-        if (loc->disable_symlinks != GRN_HTTP_SYMLINKS_OFF) {
+        if (err == ELOOP && (loc->disable_symlinks == GRN_HTTP_SYMLINKS_ON
+                             || loc->disable_symlinks == GRN_HTTP_SYMLINKS_NOT_OWNER))
+        {
             grn_log_error(GRN_LOG_ERR, log, 0, "\"%s\" is refused: a symbolic link on its way "
                           "is not allowed by \"disable_symlinks %s\"" GRN_HTTP_STATIC_REQ_FMT,
                           name, loc->disable_symlinks == GRN_HTTP_SYMLINKS_ON ? "on"
@@ -881,7 +973,6 @@ grn_http_static_open_failed(grn_http_request_t *r, grn_http_loc_conf_t *loc, con
         }
         /* fall through */
     case EACCES:
-    case EXDEV:
         grn_log_error(GRN_LOG_ERR, log, err, "open() \"%s\" failed" GRN_HTTP_STATIC_REQ_FMT,
                       name, GRN_HTTP_STATIC_REQ_ARGS(r));
         return grn_http_error_page(r, 403);
@@ -1209,12 +1300,13 @@ static grn_int_t
 grn_http_static_dir(grn_http_request_t *r, grn_http_loc_conf_t *loc, int fd,
     grn_http_static_path_t *p)
 {
-    int                   ifd, flags, err;
-    char                 *uri;
-    grn_str_t            *names, path;
-    grn_uint_t            i, n;
-    struct stat           st;
-    grn_http_loc_conf_t  *found;
+    int                     ifd, flags, err;
+    char                   *uri;
+    grn_str_t              *names, path;
+    grn_uint_t              i, n;
+    struct stat             st;
+    grn_http_loc_conf_t    *found;
+    grn_http_static_path_t  q;
 
     if (r->path.data[r->path.len - 1] != '/') {
         close(fd);
@@ -1230,12 +1322,29 @@ grn_http_static_dir(grn_http_request_t *r, grn_http_loc_conf_t *loc, int fd,
     }
 
     flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
-    if (loc->disable_symlinks != GRN_HTTP_SYMLINKS_OFF) {
+    if (loc->disable_symlinks == GRN_HTTP_SYMLINKS_ON
+        || loc->disable_symlinks == GRN_HTTP_SYMLINKS_NOT_OWNER)
+    {
         flags |= O_NOFOLLOW;
     }
 
     for (i = 0; i < n; i++) {
-        ifd = grn_http_static_openat(fd, names[i].data, flags, loc->disable_symlinks);
+        if (loc->disable_symlinks == GRN_HTTP_SYMLINKS_OUTSIDE && p) {
+            /*
+             * An index file may be a link to elsewhere below the base, not only below this
+             * directory: it is checked from the base, like any file of the location.
+             */
+            q = *p;
+            q.whole = 0;
+            if (q.base_len == 1 && q.full[0] == '/') {
+                q.base_len = 0;         /* root "/" */
+            }
+            memcpy(q.full + q.len, names[i].data, names[i].len + 1);
+            q.len += names[i].len;
+            ifd = grn_http_static_open(&q, loc->disable_symlinks);
+        } else {
+            ifd = grn_http_static_openat(fd, names[i].data, flags, loc->disable_symlinks);
+        }
         if (ifd == -1) {
             if (errno == ENOENT) {
                 continue;
@@ -1405,6 +1514,16 @@ grn_http_static_try(grn_http_request_t *r, grn_http_loc_conf_t *loc)
         if (fd == -1) {
             if (rc == GRN_ERROR) {
                 return GRN_ERROR;
+            }
+            if (rc == GRN_ABORT && errno == EXDEV
+                && loc->disable_symlinks == GRN_HTTP_SYMLINKS_OUTSIDE)
+            {
+                /* as nginx does with a refused try: the next one, loudly */
+                grn_log_error(GRN_LOG_ERR, grn_pool_log(r->pool), 0, "try_files: \"%s\" is "
+                              "refused: it resolves outside the %s through a symbolic link "
+                              "(disable_symlinks outside)" GRN_HTTP_STATIC_REQ_FMT, p.full,
+                              loc->alias.data ? "alias" : "root", GRN_HTTP_STATIC_REQ_ARGS(r));
+                continue;
             }
             if (rc == GRN_ABORT && errno != ENOENT && errno != ENOTDIR
                 && errno != ENAMETOOLONG)
