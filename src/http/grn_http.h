@@ -49,6 +49,8 @@ typedef struct {
     grn_uint_t             error;        /* a failed streamed read: the status to answer */
     unsigned               in_file:1;
     unsigned               streamed:1;   /* the app reads it from the socket */
+    unsigned               forward:1;    /* router, request_buffering off: mem is a window the
+                                            app's connection empties as the body arrives */
     unsigned               complete:1;
     unsigned               expect_continue:1;   /* "100 Continue" goes out at the first read */
 } grn_http_body_t;
@@ -168,6 +170,12 @@ void grn_http_worker_done(grn_http_worker_t *w);
 void grn_http_conn_respond(grn_http_conn_t *hc);
 void grn_http_conn_resume(grn_http_conn_t *hc);
 void grn_http_conn_abort(grn_http_conn_t *hc);
+/*
+ * Router, request_buffering off: one step of the client's body while it is forwarded (parse
+ * what is buffered, or read once). GRN_OK: progress; GRN_AGAIN: nothing now; GRN_DONE: the
+ * connection is gone, or answers an invalid body; either way its app connection is closed.
+ */
+grn_int_t grn_http_conn_read_body(grn_http_conn_t *hc);
 
 /* grn_http_parse.c */
 extern const llhttp_settings_t  grn_http_parser_settings;
