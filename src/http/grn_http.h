@@ -152,6 +152,7 @@ struct grn_http_worker_s {
     grn_http_log_buf_t    *log_bufs;     /* this thread's buffered access logs (grn_http_log.c) */
     grn_uint_t             nlog_bufs;
     void                  *proxy;        /* router: connections to the apps (grn_http_proxy.c) */
+    void                  *static_bases; /* root and alias directories kept open (static.c) */
     unsigned               draining:1;   /* stop accepting, close when idle */
     unsigned               paused:1;     /* listeners removed: at max_connections */
 };
@@ -222,6 +223,8 @@ grn_int_t grn_http_static_finish(grn_conf_t *cf, grn_http_srv_conf_t *srv);
  * redirect set r->loc (and perhaps r->path and r->query), whose action runs next.
  */
 grn_int_t grn_http_static_handler(grn_http_request_t *r, grn_http_loc_conf_t *loc);
+/* At worker exit: closes the directories the thread kept open. */
+void grn_http_static_done(grn_http_worker_t *w);
 
 /* grn_http_cond.c: HTTP dates, entity-tag lists, byte ranges */
 /* An HTTP-date in any of its three forms (IMF-fixdate, RFC 850, asctime); -1 when invalid. */

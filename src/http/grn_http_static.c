@@ -41,6 +41,21 @@
 
 #define GRN_HTTP_MAX_EXTEN    32       /* a longer extension gets default_type */
 
+/*
+ * Base directories kept open (O_PATH) per worker thread for openat2(), and for how long one is
+ * trusted before it is opened again: a root that names a "current" link swapped at deploy
+ * time is followed within that time.
+ */
+#define GRN_HTTP_STATIC_BASES       8
+#define GRN_HTTP_STATIC_BASE_VALID  1000   /* ms */
+
+typedef struct {
+    char         *path;        /* NUL-terminated, malloc()ed; NULL: a free slot */
+    size_t        len;
+    int           fd;
+    grn_msec_t    opened;
+} grn_http_static_base_t;
+
 /* A file name mapped from a URI. */
 typedef struct {
     char         *full;        /* base "/" rel, NUL-terminated */
@@ -796,6 +811,113 @@ grn_http_static_walk(int dirfd, char *rel, grn_uint_t symlinks)
     }
 }
 
+/* Opens the base of p (O_PATH): "/" when the base is the root directory. */
+static int
+grn_http_static_open_base(grn_http_static_path_t *p)
+{
+    int  fd;
+
+    if (p->base_len == 0) {
+        return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    p->full[p->base_len] = '\0';
+    fd = open(p->full, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    p->full[p->base_len] = '/';
+    return fd;
+}
+
+/*
+ * The base of p as a descriptor this thread keeps (the caller does not close it). Opening the
+ * base for every request cost a third of a static request's system time (an open and a close
+ * on top of openat2, fstat and close; see the commit log), so the few bases a worker serves
+ * from stay open, each for GRN_HTTP_STATIC_BASE_VALID ms. -1 with errno when it cannot be
+ * opened.
+ */
+static int
+grn_http_static_base(grn_http_request_t *r, grn_http_static_path_t *p)
+{
+    int                      fd;
+    size_t                   len = p->base_len ? p->base_len : 1;
+    const char              *path = p->base_len ? p->full : "/";
+    grn_uint_t               i;
+    grn_msec_t               now;
+    grn_http_worker_t       *w = ((grn_http_conn_t *) r->connection->data)->worker;
+    grn_http_static_base_t  *bases = w->static_bases, *b, *slot;
+
+    if (bases == NULL) {
+        bases = grn_calloc(sizeof(grn_http_static_base_t) * GRN_HTTP_STATIC_BASES, w->log);
+        if (bases == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+        w->static_bases = bases;
+    }
+
+    now = w->loop->now;
+    slot = NULL;
+    for (i = 0; i < GRN_HTTP_STATIC_BASES; i++) {
+        b = &bases[i];
+        if (b->path && b->len == len && memcmp(b->path, path, len) == 0) {
+            if (now - b->opened < GRN_HTTP_STATIC_BASE_VALID) {
+                return b->fd;
+            }
+            slot = b;
+            break;
+        }
+        if (slot == NULL || b->path == NULL
+            || (slot->path != NULL && b->opened < slot->opened))
+        {
+            slot = b;                   /* a free slot, else the one opened longest ago */
+        }
+    }
+
+    fd = grn_http_static_open_base(p);
+    if (fd == -1) {
+        return -1;
+    }
+
+    if (slot->path) {
+        close(slot->fd);
+        if (slot->len != len || memcmp(slot->path, path, len) != 0) {
+            free(slot->path);
+            slot->path = NULL;
+        }
+    }
+    if (slot->path == NULL) {
+        slot->path = grn_alloc(len + 1, w->log);
+        if (slot->path == NULL) {
+            close(fd);
+            errno = ENOMEM;
+            return -1;
+        }
+        memcpy(slot->path, path, len);
+        slot->path[len] = '\0';
+        slot->len = len;
+    }
+    slot->fd = fd;
+    slot->opened = now;
+    return fd;
+}
+
+void
+grn_http_static_done(grn_http_worker_t *w)
+{
+    grn_uint_t               i;
+    grn_http_static_base_t  *bases = w->static_bases;
+
+    if (bases == NULL) {
+        return;
+    }
+    for (i = 0; i < GRN_HTTP_STATIC_BASES; i++) {
+        if (bases[i].path) {
+            close(bases[i].fd);
+            free(bases[i].path);
+        }
+    }
+    free(bases);
+    w->static_bases = NULL;
+}
+
 /*
  * "disable_symlinks outside" without openat2, or for what RESOLVE_BENEATH refuses although it
  * may stay below the base (an absolute link, or one through ".." that comes back): the file is
@@ -849,29 +971,13 @@ grn_http_static_open_inside(int dirfd, const char *full)
  * "if_not_owner"; EXDEV: a file that "outside" refuses since it resolves outside the base).
  */
 static int
-grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
+grn_http_static_open(grn_http_request_t *r, grn_http_static_path_t *p, grn_uint_t symlinks)
 {
     int    dirfd, fd, err;
     char  *rel;
 
     if (symlinks == GRN_HTTP_SYMLINKS_OFF || p->whole) {
         return open(p->full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    }
-
-    /*
-     * The base is opened per request, not cached per location: a deploy that swaps the
-     * directory a root names (a "current" link to the latest release) is seen at once, and the
-     * open costs little next to the response (contrib/bench static10k, see the commit log).
-     */
-    if (p->base_len == 0) {
-        dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    } else {
-        p->full[p->base_len] = '\0';
-        dirfd = open(p->full, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        p->full[p->base_len] = '/';
-    }
-    if (dirfd == -1) {
-        return -1;
     }
     rel = p->full + p->base_len + 1;
 
@@ -880,6 +986,11 @@ grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
         && __atomic_load_n(&grn_http_openat2_works, __ATOMIC_RELAXED))
     {
         struct open_how  how;
+
+        dirfd = grn_http_static_base(r, p);            /* kept open: not closed here */
+        if (dirfd == -1) {
+            return -1;
+        }
 
         memset(&how, 0, sizeof(how));
         how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
@@ -892,21 +1003,19 @@ grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
 
         if (fd == -1 && errno == EXDEV && symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
             /* an absolute link, or a ".." in a link: perhaps still below the base */
-            fd = grn_http_static_open_inside(dirfd, p->full);
-            err = errno;
-            close(dirfd);
-            errno = err;
-            return fd;
+            return grn_http_static_open_inside(dirfd, p->full);
         }
         if (fd != -1 || (errno != ENOSYS && errno != EPERM && errno != E2BIG)) {
-            err = errno;
-            close(dirfd);
-            errno = err;
             return fd;
         }
         __atomic_store_n(&grn_http_openat2_works, 0, __ATOMIC_RELAXED);
     }
 #endif
+
+    dirfd = grn_http_static_open_base(p);
+    if (dirfd == -1) {
+        return -1;
+    }
 
     if (symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
         fd = grn_http_static_open_inside(dirfd, p->full);
@@ -1341,7 +1450,7 @@ grn_http_static_dir(grn_http_request_t *r, grn_http_loc_conf_t *loc, int fd,
             }
             memcpy(q.full + q.len, names[i].data, names[i].len + 1);
             q.len += names[i].len;
-            ifd = grn_http_static_open(&q, loc->disable_symlinks);
+            ifd = grn_http_static_open(r, &q, loc->disable_symlinks);
         } else {
             ifd = grn_http_static_openat(fd, names[i].data, flags, loc->disable_symlinks);
         }
@@ -1415,7 +1524,7 @@ grn_http_static_lookup(grn_http_request_t *r, grn_http_loc_conf_t *loc, const gr
     if (*rc != GRN_OK) {
         return -1;
     }
-    fd = grn_http_static_open(p, loc->disable_symlinks);
+    fd = grn_http_static_open(r, p, loc->disable_symlinks);
     if (fd == -1) {
         *rc = GRN_ABORT;
         return -1;

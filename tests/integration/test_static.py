@@ -87,6 +87,10 @@ def build_tree(base):
     (w / "try").mkdir()
     os.symlink(base / "outside" / "secret.txt", w / "try" / "out.txt")
     os.symlink("../page.txt", w / "try" / "in.txt")
+    # a root that names a "current" link, swapped at deploy time
+    _write(base / "release1" / "v.txt", b"release 1\n")
+    _write(base / "release2" / "v.txt", b"release 2\n")
+    os.symlink(base / "release1", base / "current")
     pub = base / "public"
     _write(pub / "robots.txt", b"User-agent: *\n")
     _write(pub / "docs" / "index.html", b"<p>docs</p>\n")
@@ -116,6 +120,7 @@ def locations(base):
         location /w/try/ {{ root {base}/webroot; try_files $uri =404; }}
         location /wa/ {{ alias {base}/webroot/w/; }}
         location /wfollow/ {{ alias {base}/webroot/w/; disable_symlinks off; }}
+        location /deploy/ {{ alias {base}/current/; }}
         location /ownsym/ {{ alias {base}/static/; disable_symlinks if_not_owner; }}
         location /spa/ {{ alias {base}/spa/; try_files $uri /spa/index.html; }}
         location /strict/ {{ root {base}; try_files $uri =404; }}
@@ -554,6 +559,22 @@ def test_default_refuses_links_that_leave_the_root(site, path):
 def test_default_refuses_a_directory_link_that_leaves_the_root_even_for_its_listing(site):
     r = get(site, "/w/outdir/")
     assert r.status == 403 and SECRET not in r.body
+
+
+def test_a_root_link_swapped_at_deploy_is_followed_within_a_second(site):
+    """Workers keep a root or alias directory open for openat2, for one second at most."""
+    base = site.base
+    assert get(site, "/deploy/v.txt").body == b"release 1\n"
+    os.symlink(base / "release2", base / "current.new")
+    os.replace(base / "current.new", base / "current")
+    try:
+        swapped = time.monotonic()
+        wait_for(lambda: all(get(site, "/deploy/v.txt").body == b"release 2\n"
+                             for _ in range(4)), 3 * SLOW, what="the new release")
+        assert time.monotonic() - swapped < 1.5 * SLOW
+    finally:
+        os.symlink(base / "release1", base / "current.new")
+        os.replace(base / "current.new", base / "current")
 
 
 def test_try_files_skips_a_link_that_leaves_the_root(site):
