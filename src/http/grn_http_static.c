@@ -25,7 +25,9 @@
  * target have the same owner. Index files and try_files candidates go through the same open.
  *
  * Files are opened per request, without a descriptor cache: a replaced file is seen at once,
- * and the two syscalls an open and an fstat cost are small next to the response's own.
+ * and the two syscalls an open and an fstat cost are small next to the response's own. Only
+ * the base directories openat2() starts from are kept open, per worker thread and for one
+ * second at most (grn_http_static_base()).
  */
 
 #include "grn_core.h"
@@ -1002,8 +1004,19 @@ grn_http_static_open(grn_http_request_t *r, grn_http_static_path_t *p, grn_uint_
         fd = (int) syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 
         if (fd == -1 && errno == EXDEV && symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
-            /* an absolute link, or a ".." in a link: perhaps still below the base */
-            return grn_http_static_open_inside(dirfd, p->full);
+            /*
+             * An absolute link, or a ".." in a link: perhaps still below the base. Compared
+             * with the base as it resolves now, not as the kept descriptor saw it.
+             */
+            dirfd = grn_http_static_open_base(p);
+            if (dirfd == -1) {
+                return -1;
+            }
+            fd = grn_http_static_open_inside(dirfd, p->full);
+            err = errno;
+            close(dirfd);
+            errno = err;
+            return fd;
         }
         if (fd != -1 || (errno != ENOSYS && errno != EPERM && errno != E2BIG)) {
             return fd;
