@@ -414,6 +414,35 @@ def test_unbuffered_small_bodies_sent_with_their_heads_keep_alive(routed, tmp_pa
             assert resp.json()["sha256"] == hashlib.sha256(body).hexdigest()
 
 
+def test_unbuffered_invalid_chunk_mid_body_is_a_400_and_a_failed_read(routed, tmp_path):
+    log = tmp_path / "progress.log"
+    routers = sorted(router_pids(routed))
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(unbuffered_head(log) + b"10000\r\n" + os.urandom(65536) + b"\r\n")
+        wait_for(lambda: progress(log)[0] == [65536], REQUEST_TIMEOUT,
+                 what="the app reading the first chunk")
+        s.sendall(b"zz\r\nnot a chunk\r\n")
+        data = recv_until_close(s)
+    (resp,) = parse_responses(data)
+    assert resp.status == 400
+    word, total = wait_for(lambda: progress(log)[1], REQUEST_TIMEOUT, what="the app's end")
+    assert word in ("short", "error") and total == 65536
+    assert sorted(router_pids(routed)) == routers
+    assert whoami(routed, "/unbuffered/whoami")["app"] == "api"
+
+
+def test_unbuffered_expect_100_continue_is_answered_by_the_router(routed, tmp_path):
+    log = tmp_path / "progress.log"
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(unbuffered_head(log, 5, extra=b"Expect: 100-continue\r\n"))
+        interim = recv_until_close(s, until=lambda d: d.endswith(b"\r\n\r\n"))
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"hello")
+        resp = read_one_response(s)
+    assert resp.status == 200 and resp.json()["total"] == 5
+    assert resp.json()["sha256"] == hashlib.sha256(b"hello").hexdigest()
+
+
 def test_unbuffered_app_that_answers_without_reading_closes_the_client_after(routed):
     """/whoami never reads wsgi.input: its answer ends the request, and the connection, whose
     unread body cannot be skipped."""
