@@ -52,6 +52,8 @@ typedef struct {
     grn_uint_t             error;        /* a failed streamed read: the status to answer */
     unsigned               in_file:1;
     unsigned               streamed:1;   /* the app reads it from the socket */
+    unsigned               forward:1;    /* router, request_buffering off: mem is a window the
+                                            app's connection empties as the body arrives */
     unsigned               complete:1;
     unsigned               expect_continue:1;   /* "100 Continue" goes out at the first read */
 } grn_http_body_t;
@@ -155,6 +157,7 @@ struct grn_http_worker_s {
     grn_http_log_buf_t    *log_bufs;     /* this thread's buffered access logs (grn_http_log.c) */
     grn_uint_t             nlog_bufs;
     void                  *proxy;        /* router: connections to the apps (grn_http_proxy.c) */
+    void                  *static_bases; /* root and alias directories kept open (static.c) */
     unsigned               draining:1;   /* stop accepting, close when idle */
     unsigned               paused:1;     /* listeners removed: at max_connections */
 };
@@ -173,6 +176,12 @@ void grn_http_worker_done(grn_http_worker_t *w);
 void grn_http_conn_respond(grn_http_conn_t *hc);
 void grn_http_conn_resume(grn_http_conn_t *hc);
 void grn_http_conn_abort(grn_http_conn_t *hc);
+/*
+ * Router, request_buffering off: one step of the client's body while it is forwarded (parse
+ * what is buffered, or read once). GRN_OK: progress; GRN_AGAIN: nothing now; GRN_DONE: the
+ * connection is gone, or answers an invalid body; either way its app connection is closed.
+ */
+grn_int_t grn_http_conn_read_body(grn_http_conn_t *hc);
 
 /* grn_http_parse.c */
 extern const llhttp_settings_t  grn_http_parser_settings;
@@ -219,6 +228,8 @@ grn_int_t grn_http_static_finish(grn_conf_t *cf, grn_http_srv_conf_t *srv);
  * redirect set r->loc (and perhaps r->path and r->query), whose action runs next.
  */
 grn_int_t grn_http_static_handler(grn_http_request_t *r, grn_http_loc_conf_t *loc);
+/* At worker exit: closes the directories the thread kept open. */
+void grn_http_static_done(grn_http_worker_t *w);
 
 /* grn_http_cond.c: HTTP dates, entity-tag lists, byte ranges */
 /* An HTTP-date in any of its three forms (IMF-fixdate, RFC 850, asctime); -1 when invalid. */

@@ -21,6 +21,10 @@
  * one read buffer however large the upload. "100 Continue" goes out at the app's first read,
  * so an app that answers without reading (401, 413) never makes the client send the body.
  *
+ * Forwarded (the router, `request_buffering off`): the memory buffer is a window between the
+ * client and the app's connection, which empties it as the app's socket takes the bytes; the
+ * router reads the client only while the window has room (grn_http_proxy.c).
+ *
  * All of this runs on the thread that owns the connection: the app's read is a blocking call
  * in the middle of that thread's event loop turn, so nothing else touches the connection.
  */
@@ -109,10 +113,20 @@ grn_http_body_start(grn_http_conn_t *hc)
 
     b->expect_continue = grn_http_expects_continue(r);
 
-    /* The router (no app of its own) reads a body whole before it forwards it. */
-    if (loc && loc->action == GRN_HTTP_ACTION_PASS && hc->worker->group->app
-        && (!loc->request_buffering || b->expect_continue))
-    {
+    if (loc == NULL || loc->action != GRN_HTTP_ACTION_PASS) {
+        return;
+    }
+
+    if (hc->worker->group->app == NULL) {
+        /*
+         * The router (no app of its own) reads a body whole before it forwards it, unless
+         * request_buffering is off: then it forwards it as it arrives (grn_http_proxy.c).
+         */
+        b->forward = !loc->request_buffering;
+        return;
+    }
+
+    if (!loc->request_buffering || b->expect_continue) {
         b->streamed = 1;
     }
 }
@@ -130,7 +144,7 @@ grn_http_body_append(grn_http_conn_t *hc, const char *data, size_t len)
     b->expect_continue = 0;             /* the client sends without waiting */
     limit = loc->client_body_buffer_size;
 
-    if (!b->streamed && !b->in_file && b->mem_len + len > limit) {
+    if (!b->streamed && !b->forward && !b->in_file && b->mem_len + len > limit) {
         b->fd = grn_http_body_open_temp(hc, loc);
         if (b->fd == -1) {
             hc->status = 500;
@@ -155,7 +169,7 @@ grn_http_body_append(grn_http_conn_t *hc, const char *data, size_t len)
              */
             if (b->in_file) {
                 size = limit;
-            } else if (b->streamed) {
+            } else if (b->streamed || b->forward) {
                 size = grn_max(b->mem_len + len, 4096);
             } else if (b->mem_size == 0 && hc->r->content_length > 0
                        && hc->r->content_length <= GRN_HTTP_BODY_FIRST_ALLOC)
@@ -249,7 +263,7 @@ grn_http_body_set_request(grn_http_conn_t *hc)
     grn_http_body_t     *b = &hc->body;
     grn_http_request_t  *r = hc->r;
 
-    if (!b->streamed && !b->in_file) {
+    if (!b->streamed && !b->forward && !b->in_file) {
         r->body.data = b->mem;
         r->body.len = b->mem_len;
     } else {

@@ -1445,7 +1445,7 @@ grn_http_merge_loc(grn_http_loc_conf_t *conf, grn_http_loc_conf_t *prev)
     grn_conf_merge_ptr_value(conf->types, prev->types, NULL);
     if (conf->disable_symlinks == GRN_CONF_UNSET_UINT) {
         conf->disable_symlinks = prev->disable_symlinks == GRN_CONF_UNSET_UINT
-                                 ? GRN_HTTP_SYMLINKS_OFF : prev->disable_symlinks;
+                                 ? GRN_HTTP_SYMLINKS_OUTSIDE : prev->disable_symlinks;
     }
     grn_conf_merge_value(conf->add_request_id_header, prev->add_request_id_header, 0);
 

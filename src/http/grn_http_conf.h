@@ -34,6 +34,7 @@ typedef struct grn_http_loc_conf_s  grn_http_loc_conf_t;
 #define GRN_HTTP_SYMLINKS_OFF        0    /* all (nginx's default) */
 #define GRN_HTTP_SYMLINKS_ON         1    /* none */
 #define GRN_HTTP_SYMLINKS_NOT_OWNER  2    /* those owned by the owner of their target */
+#define GRN_HTTP_SYMLINKS_OUTSIDE    3    /* those that stay below the root (our default) */
 
 /* real_ip_header: where a trusted peer's idea of the client address is read from. */
 #define GRN_HTTP_REALIP_X_REAL_IP        0    /* one address; also any other field name */

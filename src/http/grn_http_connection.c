@@ -169,6 +169,7 @@ grn_http_worker_done(grn_http_worker_t *w)
     }
     grn_http_log_worker_done(w);
     grn_http_proxy_done(w);
+    grn_http_static_done(w);
     while ((hc = w->free_conns) != NULL) {
         w->free_conns = hc->next;
         free(hc);
@@ -600,6 +601,12 @@ grn_http_run_request(grn_http_conn_t *hc)
         return;                         /* the router forwarded it; the app answers later */
     }
 
+    if (hc->body.forward && !hc->msg_done) {
+        /* Not forwarded after all (502): the rest of the body is never read. */
+        hc->r->keepalive = 0;
+        hc->close = 1;
+    }
+
     if (hc->body.streamed) {
         /*
          * The app read from the socket behind the event loop's back: let the loop look again.
@@ -686,6 +693,19 @@ grn_http_parse(grn_http_conn_t *hc)
 
             if (hc->body.streamed) {
                 /* Decided by the parser at the end of the head (grn_http_body_start()). */
+                grn_http_run_request(hc);
+                return GRN_OK;
+            }
+
+            if (hc->body.forward) {
+                /*
+                 * The router with request_buffering off: the head goes to the app now, the
+                 * body after it as it arrives (grn_http_proxy.c pulls it from here).
+                 */
+                if (hc->body.expect_continue) {
+                    hc->body.expect_continue = 0;
+                    grn_http_conn_send_continue(hc, loc->send_timeout);
+                }
                 grn_http_run_request(hc);
                 return GRN_OK;
             }
@@ -837,6 +857,12 @@ grn_http_read(grn_http_conn_t *hc)
         if (hc->state == GRN_HTTP_READING && hc->buf_len > hc->parsed) {
             grn_http_conn_log(GRN_LOG_INFO, hc, 0,
                               "client closed the connection in the middle of a request");
+        } else if (hc->state == GRN_HTTP_UPSTREAM && hc->body.forward && !hc->msg_done) {
+            grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client closed the connection in the middle "
+                              "of the request body (%lld bytes received), which was being "
+                              "forwarded to app \"%.*s\"; closing the app's connection",
+                              (long long) hc->body.received, (int) hc->r->loc->app->name.len,
+                              hc->r->loc->app->name.data);
         }
         grn_http_close(hc);
         return GRN_DONE;
@@ -1109,6 +1135,14 @@ grn_http_conn_run(grn_http_conn_t *hc)
             continue;
 
         case GRN_HTTP_UPSTREAM:
+            if (hc->body.forward && hc->r->upstream) {
+                /*
+                 * The body goes on to the app as it arrives; this runs right after the head
+                 * was forwarded too, for the body bytes that came with it (this may run the
+                 * connection: touch it no more).
+                 */
+                grn_http_proxy_forward(hc);
+            }
             /* Pipelined bytes wait in the socket; the app connection's events resume us. */
             return;
 
@@ -1165,6 +1199,15 @@ grn_http_conn_timer(grn_timer_t *timer)
 
     case GRN_HTTP_WRITING:
         grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client timed out reading the response");
+        grn_http_close(hc);
+        break;
+
+    case GRN_HTTP_UPSTREAM:
+        if (hc->body.forward && !hc->msg_done) {
+            grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client timed out sending the request body "
+                              "(%lld bytes received and forwarded); closing the app's "
+                              "connection", (long long) hc->body.received);
+        }
         grn_http_close(hc);
         break;
 
@@ -1244,4 +1287,43 @@ void
 grn_http_conn_abort(grn_http_conn_t *hc)
 {
     grn_http_close(hc);
+}
+
+grn_int_t
+grn_http_conn_read_body(grn_http_conn_t *hc)
+{
+    grn_int_t  rc;
+
+    if (hc->head_end < hc->parsed) {
+        /* Parsed body bytes are in the window: what follows them moves up behind the head. */
+        memmove(hc->buf + hc->head_end, hc->buf + hc->parsed, hc->buf_len - hc->parsed);
+        hc->buf_len -= hc->parsed - hc->head_end;
+        hc->parsed = hc->head_end;
+    }
+
+    if (hc->parsed < hc->buf_len) {
+        if (grn_http_execute(hc) != GRN_OK) {
+            /* The app has the head and part of the body: it is told by the closed socket. */
+            grn_http_proxy_abort(hc->r);
+            grn_http_fail(hc, hc->status);
+            grn_http_conn_run(hc);
+            return GRN_DONE;
+        }
+        return GRN_OK;
+    }
+
+    if (!hc->read_ready) {
+        return GRN_AGAIN;
+    }
+    if (hc->buf_len == hc->buf_size) {
+        grn_http_conn_log(GRN_LOG_INFO, hc, 0, "client sent a head that leaves no room for "
+                          "the body");
+        grn_http_proxy_abort(hc->r);
+        grn_http_fail(hc, 413);
+        grn_http_conn_run(hc);
+        return GRN_DONE;
+    }
+
+    rc = grn_http_read(hc);
+    return rc == GRN_DONE ? GRN_DONE : rc == GRN_AGAIN ? GRN_AGAIN : GRN_OK;
 }

@@ -523,7 +523,12 @@ grn_http_on_headers_complete(llhttp_t *p)
         if (status) {
             return grn_http_refuse(hc, status, reason);
         }
-        return grn_http_check_body_size(hc, r->content_length);
+        if (grn_http_check_body_size(hc, r->content_length) != 0) {
+            return -1;
+        }
+        /* request_buffering off: the router streams the body, so the app reads it as it comes */
+        grn_http_body_start(hc);
+        return 0;
     }
 
     name = r->server_name;

@@ -15,6 +15,19 @@
  * thus holds one buffer here and stops the app through the internal socket's own buffers; the
  * app worker in turn pulls its iterator only as that socket drains.
  *
+ * request_buffering off (the location's, as on a direct listener): the head goes to the app
+ * as soon as it is parsed, and the body follows as it arrives. The client's connection keeps
+ * decoding it with its own parser (limits and strictness as ever) into a window of at most
+ * GRN_HTTP_PROXY_WINDOW bytes, and the app connection empties the window into its socket.
+ * The client is read only while the window has room, so an app that reads slowly stops the
+ * client through TCP, and a client that sends slowly holds one window here. A body with a
+ * Content-Length goes on with that length; a chunked one goes on chunked, one chunk per
+ * window's worth (trailers dropped): its length is not known before it ends, and the app
+ * worker decodes chunked bodies anyway. A client that leaves mid-body closes the app
+ * connection, which the app sees as a short read of wsgi.input. An app that answers before the
+ * body is through stops the forwarding; the client's connection closes after that answer.
+ * A connection that took body bytes is never retried.
+ *
  * Errors: no app worker accepting (the scoreboard says so), a connection refused or reset, a
  * malformed answer: 502, logged at error with the app's name. No answer within the app's
  * `timeout`: 504. A pooled connection the app closed just as it was reused (keep-alive race,
@@ -31,6 +44,7 @@
 
 #define GRN_HTTP_PROXY_BUF       16384   /* a response head, then one body batch */
 #define GRN_HTTP_PROXY_MAX_IDLE  64      /* pooled connections per app and router thread */
+#define GRN_HTTP_PROXY_WINDOW    65536   /* request_buffering off: body held for the app */
 
 typedef struct grn_http_upstream_s  grn_http_upstream_t;
 
@@ -69,6 +83,13 @@ struct grn_http_upstream_s {
     char                  *head;
     size_t                 head_len;
 
+    /* request_buffering off: the client's body, sent from its window as it arrives. */
+    char                   frame[24];      /* chunk framing still to send */
+    size_t                 frame_pos;
+    size_t                 frame_len;
+    size_t                 chunk_left;     /* window bytes of the current chunk still to send */
+    off_t                  body_sent;      /* body bytes the app's socket took */
+
     /* The response head being parsed: spans of buf, which does not move until it is done. */
     grn_str_t              reason;
     grn_str_t              field;
@@ -87,12 +108,14 @@ struct grn_http_upstream_s {
     unsigned               rdhup:1;        /* the app shut its side: read until EOF */
     unsigned               broken:1;       /* must not be reused */
     unsigned               idle:1;         /* in the peer's pool */
+    unsigned               forward:1;      /* the client's body is still being forwarded */
+    unsigned               last_chunk:1;   /* its "0" chunk is framed */
 
     grn_http_upstream_t   *next;           /* pool or free list */
     grn_http_upstream_t   *all_next;
 };
 
-#define grn_http_upstream_sending(u)  ((u)->iovcnt || (u)->file_fd != -1)
+#define grn_http_upstream_sending(u)  ((u)->iovcnt || (u)->file_fd != -1 || (u)->forward)
 
 #define GRN_HTTP_PROXY_SEEN_SERVER  1
 #define GRN_HTTP_PROXY_SEEN_DATE    2
@@ -100,6 +123,7 @@ struct grn_http_upstream_s {
 static void grn_http_upstream_handler(grn_event_t *ev, uint32_t events);
 static void grn_http_upstream_timer(grn_timer_t *timer);
 static void grn_http_upstream_close(grn_http_upstream_t *u);
+static void grn_http_upstream_run(grn_http_upstream_t *u);
 static const llhttp_settings_t  grn_http_upstream_settings;
 
 /* The app's `timeout` bounds each wait for its answer (504, or the client closed, beyond). */
@@ -115,6 +139,11 @@ grn_http_upstream_arm(grn_http_upstream_t *u)
 static void
 grn_http_proxy_respond(grn_http_conn_t *hc)
 {
+    if (hc->body.forward && !hc->msg_done) {
+        /* An answer before the whole body came: the rest of it is never read. */
+        hc->r->keepalive = 0;
+        hc->close = 1;
+    }
     grn_http_conn_respond(hc);
     if (hc->state == GRN_HTTP_WRITING) {
         grn_http_conn_resume(hc);
@@ -226,6 +255,7 @@ grn_http_upstream_connect(grn_http_worker_t *w, grn_http_proxy_t *proxy, grn_htt
     u->rdhup = 0;
     u->broken = 0;
     u->idle = 0;
+    u->forward = 0;
     grn_timer_init(&u->timer, grn_http_upstream_timer, u);
 
     if (grn_event_add(w->loop, &u->ev, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != GRN_OK) {
@@ -313,8 +343,9 @@ grn_http_proxy_hop(const grn_str_t *name)
 /*
  * The forwarding line and the client's head as the app receives them: the same request line
  * and fields, without those about the client's connection, with the body's length stated (a
- * chunked body has been read whole by now). An HTTP/1.0 request asks for keep-alive so that
- * the connection to the app can serve again.
+ * chunked body has been read whole by now, unless it is forwarded as it arrives: then it goes
+ * on chunked). An HTTP/1.0 request asks for keep-alive so that the connection to the app can
+ * serve again.
  */
 static grn_int_t
 grn_http_proxy_build_head(grn_http_conn_t *hc, grn_http_upstream_t *u)
@@ -360,7 +391,13 @@ grn_http_proxy_build_head(grn_http_conn_t *hc, grn_http_upstream_t *u)
         p = memcpy(p, h[i].value.data, h[i].value.len) + h[i].value.len;
         *p++ = '\r'; *p++ = '\n';
     }
-    if (hc->body.received || r->content_length >= 0 || r->chunked) {
+    if (hc->body.forward) {
+        if (r->chunked) {
+            p = memcpy(p, "Transfer-Encoding: chunked\r\n", 28) + 28;
+        } else {
+            p += sprintf(p, "Content-Length: %lld\r\n", (long long) r->content_length);
+        }
+    } else if (hc->body.received || r->content_length >= 0 || r->chunked) {
         p += sprintf(p, "Content-Length: %lld\r\n", (long long) hc->body.received);
     }
     if (r->http_version == 1000) {
@@ -436,6 +473,136 @@ grn_http_upstream_writev(grn_http_upstream_t *u)
                 n = 0;
             }
         }
+    }
+    return GRN_OK;
+}
+
+/*
+ * request_buffering off: sends what the client's body window holds, framed as chunks when the
+ * client's body is chunked. GRN_OK: the window is empty (u->forward is cleared once the whole
+ * body is out); GRN_AGAIN: the socket is full; GRN_ERROR: u->err.
+ */
+static grn_int_t
+grn_http_upstream_send_window(grn_http_upstream_t *u)
+{
+    int               cnt;
+    size_t            k;
+    ssize_t           n;
+    struct iovec      iov[2];
+    grn_http_body_t  *b = &u->hc->body;
+    grn_flag_t        chunked = u->hc->r->chunked;
+    const char       *crlf;
+
+    for ( ;; ) {
+        if (u->frame_pos == u->frame_len && u->chunk_left == 0) {
+            /* The last chunk's data is out: what comes next, if anything yet. */
+            crlf = u->body_sent ? "\r\n" : "";
+            u->frame_pos = 0;
+            u->frame_len = 0;
+            if (b->mem_len) {
+                u->chunk_left = b->mem_len;
+                if (chunked) {
+                    u->frame_len = (size_t) sprintf(u->frame, "%s%zx\r\n", crlf, b->mem_len);
+                }
+            } else if (chunked && b->complete && !u->last_chunk) {
+                u->frame_len = (size_t) sprintf(u->frame, "%s0\r\n\r\n", crlf);
+                u->last_chunk = 1;
+            } else {
+                if (b->complete) {
+                    u->forward = 0;
+                }
+                return GRN_OK;
+            }
+        }
+
+        if (!u->write_ready) {
+            return GRN_AGAIN;
+        }
+
+        cnt = 0;
+        if (u->frame_pos < u->frame_len) {
+            iov[cnt].iov_base = u->frame + u->frame_pos;
+            iov[cnt++].iov_len = u->frame_len - u->frame_pos;
+        }
+        if (u->chunk_left) {
+            iov[cnt].iov_base = b->mem;
+            iov[cnt++].iov_len = u->chunk_left;
+        }
+
+        n = writev(u->ev.fd, iov, cnt);
+        if (n == -1) {
+            if (errno == EAGAIN) {
+                u->write_ready = 0;
+                return GRN_AGAIN;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            u->err = errno;
+            return GRN_ERROR;
+        }
+
+        k = grn_min((size_t) n, u->frame_len - u->frame_pos);
+        u->frame_pos += k;
+        k = (size_t) n - k;
+        if (k) {
+            /* The window's front is out: what came after it moves up. */
+            memmove(b->mem, b->mem + k, b->mem_len - k);
+            b->mem_len -= k;
+            b->mem_start += (off_t) k;
+            u->chunk_left -= k;
+            u->body_sent += (off_t) k;
+        }
+    }
+}
+
+/*
+ * request_buffering off: the head, then the client's body as it arrives. The client is read
+ * only while the window has room: a slow app stops the client, and a slow client holds one
+ * window. The app's timeout runs while it has bytes to take or an answer to give; the client's
+ * client_body_timeout while we wait for its bytes. GRN_OK: waiting, or the body is all out;
+ * GRN_ERROR: the app's socket failed (u->err); GRN_DONE: the client connection is gone or
+ * answers an invalid body, and u is closed.
+ */
+static grn_int_t
+grn_http_upstream_pump(grn_http_upstream_t *u)
+{
+    grn_int_t             rc;
+    grn_http_conn_t      *hc = u->hc;
+    grn_http_loc_conf_t  *loc = hc->r->loc;
+    grn_event_loop_t     *loop = u->worker->loop;
+
+    for ( ;; ) {
+        rc = grn_http_upstream_writev(u);
+        if (rc == GRN_OK) {
+            rc = grn_http_upstream_send_window(u);
+        }
+        if (rc == GRN_ERROR) {
+            return GRN_ERROR;
+        }
+        if (!u->forward || hc->state != GRN_HTTP_UPSTREAM || hc->msg_done
+            || hc->body.mem_len >= GRN_HTTP_PROXY_WINDOW)
+        {
+            break;
+        }
+        rc = grn_http_conn_read_body(hc);
+        if (rc == GRN_DONE) {
+            return GRN_DONE;
+        }
+        if (rc == GRN_AGAIN) {
+            break;
+        }
+    }
+
+    if (!u->forward || hc->msg_done || hc->body.mem_len >= GRN_HTTP_PROXY_WINDOW) {
+        grn_timer_del(loop, &hc->timer);
+    } else if (!grn_timer_is_set(&hc->timer)) {
+        grn_timer_add(loop, &hc->timer, loc->client_body_timeout);
+    }
+    if (!u->forward || hc->body.mem_len || u->iovcnt) {
+        grn_http_upstream_arm(u);
+    } else {
+        grn_timer_del(loop, &u->timer);         /* nothing for the app to do but wait */
     }
     return GRN_OK;
 }
@@ -523,7 +690,16 @@ grn_http_proxy_send(grn_http_conn_t *hc, char *head, size_t head_len)
         u->iovp = u->iov;
         u->iovcnt = 1;
         u->file_fd = -1;
-        if (hc->body.in_file) {
+        u->forward = 0;
+        u->body_sent = 0;
+        if (hc->body.forward) {
+            /* grn_http_upstream_pump() sends the body after the head, as it arrives */
+            u->forward = 1;
+            u->last_chunk = 0;
+            u->frame_pos = 0;
+            u->frame_len = 0;
+            u->chunk_left = 0;
+        } else if (hc->body.in_file) {
             u->file_fd = hc->body.fd;
             u->file_pos = 0;
             u->file_end = hc->body.received;
@@ -584,6 +760,7 @@ grn_http_upstream_fail(grn_http_upstream_t *u, grn_uint_t status, const char *wh
     grn_flag_t           retry;
 
     retry = status == 502 && u->reused && !u->got_bytes
+            && u->body_sent == 0                      /* a forwarded body's bytes are gone */
             && (err == EPIPE || err == ECONNRESET || grn_http_proxy_idempotent(r));
 
     r->upstream = NULL;
@@ -733,6 +910,16 @@ grn_http_proxy_next(grn_http_conn_t *hc)
 }
 
 void
+grn_http_proxy_forward(grn_http_conn_t *hc)
+{
+    grn_http_upstream_t  *u = hc->r->upstream;
+
+    if (u->forward) {
+        grn_http_upstream_run(u);
+    }
+}
+
+void
 grn_http_proxy_abort(grn_http_request_t *r)
 {
     grn_http_upstream_t  *u = r->upstream;
@@ -755,10 +942,20 @@ grn_http_upstream_run(grn_http_upstream_t *u)
     grn_http_request_t   *r = hc->r;
     grn_http_loc_conf_t  *loc;
 
-    if (grn_http_upstream_sending(u) && grn_http_upstream_write(u) == GRN_ERROR) {
+    if (u->forward) {
+        rc = grn_http_upstream_pump(u);
+        if (rc == GRN_DONE) {
+            return;
+        }
+    } else {
+        rc = grn_http_upstream_sending(u) ? grn_http_upstream_write(u) : GRN_OK;
+    }
+
+    if (rc == GRN_ERROR) {
         /* The app may have answered already (an early 413): read that first. */
         u->iovcnt = 0;
         u->file_fd = -1;
+        u->forward = 0;
         u->broken = 1;
         if (!u->read_ready) {
             grn_http_upstream_fail(u, 502, "closed the connection while the request was sent");
@@ -783,8 +980,10 @@ grn_http_upstream_run(grn_http_upstream_t *u)
             /* It answered before taking the whole request: this connection is done after. */
             u->iovcnt = 0;
             u->file_fd = -1;
+            u->forward = 0;
             u->broken = 1;
         }
+
         grn_timer_del(u->worker->loop, &u->timer);
         if (u->msg_done) {
             r->response.more = 0;

@@ -60,6 +60,12 @@ grn_uint_t grn_http_forward_route(grn_http_conn_t *hc, const char **reason);
  */
 grn_int_t grn_http_proxy_start(grn_http_conn_t *hc);
 
+/*
+ * request_buffering off: more of the client's body may be read (its socket is readable): move
+ * it on to the app. May run the connection (an early answer, a failure); touch hc no more.
+ */
+void grn_http_proxy_forward(grn_http_conn_t *hc);
+
 /* The client took the last batch: the next one from the app. GRN_OK, GRN_AGAIN, GRN_ERROR. */
 grn_int_t grn_http_proxy_next(grn_http_conn_t *hc);
 

@@ -15,13 +15,19 @@
  * index file through an internal redirect.
  *
  * disable_symlinks applies to the request's part of the path; the root or alias itself is
- * trusted, as with nginx's "from=$document_root". With "on" that part is resolved by one
- * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) below the base or, where the kernel has no
- * openat2, by a walk that opens one component at a time with O_NOFOLLOW. "if_not_owner" always
- * walks, and follows a link only when the link and its target have the same owner.
+ * trusted, as with nginx's "from=$document_root". With "outside", the default, a link may be
+ * followed only while the file stays below the base: one openat2(RESOLVE_BENEATH) from the
+ * base, and where that says EXDEV (an absolute link, one that leaves and comes back) or the
+ * kernel has no openat2, a plain open whose resolved path must lie below the base's. With "on"
+ * that part is resolved by one openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) below the base
+ * or, where the kernel has no openat2, by a walk that opens one component at a time with
+ * O_NOFOLLOW. "if_not_owner" always walks, and follows a link only when the link and its
+ * target have the same owner. Index files and try_files candidates go through the same open.
  *
  * Files are opened per request, without a descriptor cache: a replaced file is seen at once,
- * and the two syscalls an open and an fstat cost are small next to the response's own.
+ * and the two syscalls an open and an fstat cost are small next to the response's own. Only
+ * the base directories openat2() starts from are kept open, per worker thread and for one
+ * second at most (grn_http_static_base()).
  */
 
 #include "grn_core.h"
@@ -36,6 +42,21 @@
 #endif
 
 #define GRN_HTTP_MAX_EXTEN    32       /* a longer extension gets default_type */
+
+/*
+ * Base directories kept open (O_PATH) per worker thread for openat2(), and for how long one is
+ * trusted before it is opened again: a root that names a "current" link swapped at deploy
+ * time is followed within that time.
+ */
+#define GRN_HTTP_STATIC_BASES       8
+#define GRN_HTTP_STATIC_BASE_VALID  1000   /* ms */
+
+typedef struct {
+    char         *path;        /* NUL-terminated, malloc()ed; NULL: a free slot */
+    size_t        len;
+    int           fd;
+    grn_msec_t    opened;
+} grn_http_static_base_t;
 
 /* A file name mapped from a URI. */
 typedef struct {
@@ -75,6 +96,7 @@ static const grn_conf_enum_t  grn_http_symlinks[] = {
     { grn_string("off"), GRN_HTTP_SYMLINKS_OFF },
     { grn_string("on"), GRN_HTTP_SYMLINKS_ON },
     { grn_string("if_not_owner"), GRN_HTTP_SYMLINKS_NOT_OWNER },
+    { grn_string("outside"), GRN_HTTP_SYMLINKS_OUTSIDE },
     { grn_null_string, 0 }
 };
 
@@ -791,50 +813,230 @@ grn_http_static_walk(int dirfd, char *rel, grn_uint_t symlinks)
     }
 }
 
-/* Opens a mapped file under the symlink policy; -1 with errno (ELOOP: a refused link). */
+/* Opens the base of p (O_PATH): "/" when the base is the root directory. */
 static int
-grn_http_static_open(grn_http_static_path_t *p, grn_uint_t symlinks)
+grn_http_static_open_base(grn_http_static_path_t *p)
 {
-    int    dirfd;
+    int  fd;
+
+    if (p->base_len == 0) {
+        return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    p->full[p->base_len] = '\0';
+    fd = open(p->full, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    p->full[p->base_len] = '/';
+    return fd;
+}
+
+/*
+ * The base of p as a descriptor this thread keeps (the caller does not close it). Opening the
+ * base for every request cost a third of a static request's system time (an open and a close
+ * on top of openat2, fstat and close; see the commit log), so the few bases a worker serves
+ * from stay open, each for GRN_HTTP_STATIC_BASE_VALID ms. -1 with errno when it cannot be
+ * opened.
+ */
+static int
+grn_http_static_base(grn_http_request_t *r, grn_http_static_path_t *p)
+{
+    int                      fd;
+    size_t                   len = p->base_len ? p->base_len : 1;
+    const char              *path = p->base_len ? p->full : "/";
+    grn_uint_t               i;
+    grn_msec_t               now;
+    grn_http_worker_t       *w = ((grn_http_conn_t *) r->connection->data)->worker;
+    grn_http_static_base_t  *bases = w->static_bases, *b, *slot;
+
+    if (bases == NULL) {
+        bases = grn_calloc(sizeof(grn_http_static_base_t) * GRN_HTTP_STATIC_BASES, w->log);
+        if (bases == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+        w->static_bases = bases;
+    }
+
+    now = w->loop->now;
+    slot = NULL;
+    for (i = 0; i < GRN_HTTP_STATIC_BASES; i++) {
+        b = &bases[i];
+        if (b->path && b->len == len && memcmp(b->path, path, len) == 0) {
+            if (now - b->opened < GRN_HTTP_STATIC_BASE_VALID) {
+                return b->fd;
+            }
+            slot = b;
+            break;
+        }
+        if (slot == NULL || b->path == NULL
+            || (slot->path != NULL && b->opened < slot->opened))
+        {
+            slot = b;                   /* a free slot, else the one opened longest ago */
+        }
+    }
+
+    fd = grn_http_static_open_base(p);
+    if (fd == -1) {
+        return -1;
+    }
+
+    if (slot->path) {
+        close(slot->fd);
+        if (slot->len != len || memcmp(slot->path, path, len) != 0) {
+            free(slot->path);
+            slot->path = NULL;
+        }
+    }
+    if (slot->path == NULL) {
+        slot->path = grn_alloc(len + 1, w->log);
+        if (slot->path == NULL) {
+            close(fd);
+            errno = ENOMEM;
+            return -1;
+        }
+        memcpy(slot->path, path, len);
+        slot->path[len] = '\0';
+        slot->len = len;
+    }
+    slot->fd = fd;
+    slot->opened = now;
+    return fd;
+}
+
+void
+grn_http_static_done(grn_http_worker_t *w)
+{
+    grn_uint_t               i;
+    grn_http_static_base_t  *bases = w->static_bases;
+
+    if (bases == NULL) {
+        return;
+    }
+    for (i = 0; i < GRN_HTTP_STATIC_BASES; i++) {
+        if (bases[i].path) {
+            close(bases[i].fd);
+            free(bases[i].path);
+        }
+    }
+    free(bases);
+    w->static_bases = NULL;
+}
+
+/*
+ * "disable_symlinks outside" without openat2, or for what RESOLVE_BENEATH refuses although it
+ * may stay below the base (an absolute link, or one through ".." that comes back): the file is
+ * opened following every link, then the path the kernel resolved it to (/proc/self/fd) must be
+ * the base's own resolved path or lie below it. The check is on the descriptor that will be
+ * served, so a link swapped after it was followed cannot slip through. -1 with errno EXDEV for
+ * a file outside; a /proc that cannot be read refuses too (the file cannot be proved inside).
+ */
+static int
+grn_http_static_open_inside(int dirfd, const char *full)
+{
+    int      fd, err;
+    char     link[32], base[PATH_MAX], path[PATH_MAX];
+    ssize_t  blen, plen;
+
+    fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd == -1) {
+        return -1;
+    }
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+    blen = readlink(link, base, sizeof(base));
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    plen = readlink(link, path, sizeof(path));
+
+    if (blen <= 0 || plen <= 0 || blen == (ssize_t) sizeof(base)
+        || plen == (ssize_t) sizeof(path))
+    {
+        err = errno;
+        close(fd);
+        errno = err ? err : ENAMETOOLONG;
+        return -1;
+    }
+
+    if (blen == 1 && base[0] == '/') {
+        return fd;                      /* root "/": everything is below it */
+    }
+    if (plen >= blen && memcmp(path, base, (size_t) blen) == 0
+        && (plen == blen || path[blen] == '/'))
+    {
+        return fd;
+    }
+
+    close(fd);
+    errno = EXDEV;
+    return -1;
+}
+
+/*
+ * Opens a mapped file under the symlink policy; -1 with errno (ELOOP: a link refused by "on" or
+ * "if_not_owner"; EXDEV: a file that "outside" refuses since it resolves outside the base).
+ */
+static int
+grn_http_static_open(grn_http_request_t *r, grn_http_static_path_t *p, grn_uint_t symlinks)
+{
+    int    dirfd, fd, err;
     char  *rel;
 
     if (symlinks == GRN_HTTP_SYMLINKS_OFF || p->whole) {
         return open(p->full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     }
-
-    if (p->base_len == 0) {
-        dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    } else {
-        p->full[p->base_len] = '\0';
-        dirfd = open(p->full, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        p->full[p->base_len] = '/';
-    }
-    if (dirfd == -1) {
-        return -1;
-    }
     rel = p->full + p->base_len + 1;
 
 #if (GRN_HAVE_OPENAT2)
-    if (symlinks == GRN_HTTP_SYMLINKS_ON
+    if (symlinks != GRN_HTTP_SYMLINKS_NOT_OWNER
         && __atomic_load_n(&grn_http_openat2_works, __ATOMIC_RELAXED))
     {
-        int              fd, err;
         struct open_how  how;
+
+        dirfd = grn_http_static_base(r, p);            /* kept open: not closed here */
+        if (dirfd == -1) {
+            return -1;
+        }
 
         memset(&how, 0, sizeof(how));
         how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
-        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        if (symlinks == GRN_HTTP_SYMLINKS_ON) {
+            how.resolve |= RESOLVE_NO_SYMLINKS;
+        }
 
         fd = (int) syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-        if (fd != -1 || (errno != ENOSYS && errno != EPERM && errno != E2BIG)) {
+
+        if (fd == -1 && errno == EXDEV && symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
+            /*
+             * An absolute link, or a ".." in a link: perhaps still below the base. Compared
+             * with the base as it resolves now, not as the kept descriptor saw it.
+             */
+            dirfd = grn_http_static_open_base(p);
+            if (dirfd == -1) {
+                return -1;
+            }
+            fd = grn_http_static_open_inside(dirfd, p->full);
             err = errno;
             close(dirfd);
             errno = err;
             return fd;
         }
+        if (fd != -1 || (errno != ENOSYS && errno != EPERM && errno != E2BIG)) {
+            return fd;
+        }
         __atomic_store_n(&grn_http_openat2_works, 0, __ATOMIC_RELAXED);
     }
 #endif
+
+    dirfd = grn_http_static_open_base(p);
+    if (dirfd == -1) {
+        return -1;
+    }
+
+    if (symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
+        fd = grn_http_static_open_inside(dirfd, p->full);
+        err = errno;
+        close(dirfd);
+        errno = err;
+        return fd;
+    }
 
     return grn_http_static_walk(dirfd, rel, symlinks);
 }
@@ -870,8 +1072,20 @@ grn_http_static_open_failed(grn_http_request_t *r, grn_http_loc_conf_t *loc, con
                       name, GRN_HTTP_STATIC_REQ_ARGS(r));
         return grn_http_error_page(r, 404);
 
+    case EXDEV:
+        if (loc->disable_symlinks == GRN_HTTP_SYMLINKS_OUTSIDE) {
+            grn_log_error(GRN_LOG_ERR, log, 0, "\"%s\" is refused: it resolves outside the "
+                          "%s through a symbolic link, which \"disable_symlinks outside\" "
+                          "(the default) does not allow; \"disable_symlinks off\" follows "
+                          "every link" GRN_HTTP_STATIC_REQ_FMT, name,
+                          loc->alias.data ? "alias" : "root", GRN_HTTP_STATIC_REQ_ARGS(r));
+            return grn_http_error_page(r, 403);
+        }
+        /* fall through */
     case ELOOP:
-        if (loc->disable_symlinks != GRN_HTTP_SYMLINKS_OFF) {
+        if (err == ELOOP && (loc->disable_symlinks == GRN_HTTP_SYMLINKS_ON
+                             || loc->disable_symlinks == GRN_HTTP_SYMLINKS_NOT_OWNER))
+        {
             grn_log_error(GRN_LOG_ERR, log, 0, "\"%s\" is refused: a symbolic link on its way "
                           "is not allowed by \"disable_symlinks %s\"" GRN_HTTP_STATIC_REQ_FMT,
                           name, loc->disable_symlinks == GRN_HTTP_SYMLINKS_ON ? "on"
@@ -881,7 +1095,6 @@ grn_http_static_open_failed(grn_http_request_t *r, grn_http_loc_conf_t *loc, con
         }
         /* fall through */
     case EACCES:
-    case EXDEV:
         grn_log_error(GRN_LOG_ERR, log, err, "open() \"%s\" failed" GRN_HTTP_STATIC_REQ_FMT,
                       name, GRN_HTTP_STATIC_REQ_ARGS(r));
         return grn_http_error_page(r, 403);
@@ -1209,12 +1422,13 @@ static grn_int_t
 grn_http_static_dir(grn_http_request_t *r, grn_http_loc_conf_t *loc, int fd,
     grn_http_static_path_t *p)
 {
-    int                   ifd, flags, err;
-    char                 *uri;
-    grn_str_t            *names, path;
-    grn_uint_t            i, n;
-    struct stat           st;
-    grn_http_loc_conf_t  *found;
+    int                     ifd, flags, err;
+    char                   *uri;
+    grn_str_t              *names, path;
+    grn_uint_t              i, n;
+    struct stat             st;
+    grn_http_loc_conf_t    *found;
+    grn_http_static_path_t  q;
 
     if (r->path.data[r->path.len - 1] != '/') {
         close(fd);
@@ -1230,12 +1444,29 @@ grn_http_static_dir(grn_http_request_t *r, grn_http_loc_conf_t *loc, int fd,
     }
 
     flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
-    if (loc->disable_symlinks != GRN_HTTP_SYMLINKS_OFF) {
+    if (loc->disable_symlinks == GRN_HTTP_SYMLINKS_ON
+        || loc->disable_symlinks == GRN_HTTP_SYMLINKS_NOT_OWNER)
+    {
         flags |= O_NOFOLLOW;
     }
 
     for (i = 0; i < n; i++) {
-        ifd = grn_http_static_openat(fd, names[i].data, flags, loc->disable_symlinks);
+        if (loc->disable_symlinks == GRN_HTTP_SYMLINKS_OUTSIDE && p) {
+            /*
+             * An index file may be a link to elsewhere below the base, not only below this
+             * directory: it is checked from the base, like any file of the location.
+             */
+            q = *p;
+            q.whole = 0;
+            if (q.base_len == 1 && q.full[0] == '/') {
+                q.base_len = 0;         /* root "/" */
+            }
+            memcpy(q.full + q.len, names[i].data, names[i].len + 1);
+            q.len += names[i].len;
+            ifd = grn_http_static_open(r, &q, loc->disable_symlinks);
+        } else {
+            ifd = grn_http_static_openat(fd, names[i].data, flags, loc->disable_symlinks);
+        }
         if (ifd == -1) {
             if (errno == ENOENT) {
                 continue;
@@ -1306,7 +1537,7 @@ grn_http_static_lookup(grn_http_request_t *r, grn_http_loc_conf_t *loc, const gr
     if (*rc != GRN_OK) {
         return -1;
     }
-    fd = grn_http_static_open(p, loc->disable_symlinks);
+    fd = grn_http_static_open(r, p, loc->disable_symlinks);
     if (fd == -1) {
         *rc = GRN_ABORT;
         return -1;
@@ -1405,6 +1636,16 @@ grn_http_static_try(grn_http_request_t *r, grn_http_loc_conf_t *loc)
         if (fd == -1) {
             if (rc == GRN_ERROR) {
                 return GRN_ERROR;
+            }
+            if (rc == GRN_ABORT && errno == EXDEV
+                && loc->disable_symlinks == GRN_HTTP_SYMLINKS_OUTSIDE)
+            {
+                /* as nginx does with a refused try: the next one, loudly */
+                grn_log_error(GRN_LOG_ERR, grn_pool_log(r->pool), 0, "try_files: \"%s\" is "
+                              "refused: it resolves outside the %s through a symbolic link "
+                              "(disable_symlinks outside)" GRN_HTTP_STATIC_REQ_FMT, p.full,
+                              loc->alias.data ? "alias" : "root", GRN_HTTP_STATIC_REQ_ARGS(r));
+                continue;
             }
             if (rc == GRN_ABORT && errno != ENOENT && errno != ENOTDIR
                 && errno != ENAMETOOLONG)

@@ -50,6 +50,8 @@ http {{
         server_name blog.test;
         location = /healthz {{ return 200 "ok from the router\\n"; }}
         location /api/ {{ pass api; script_name /api; }}
+        location /unbuffered/ {{ pass api; script_name /unbuffered; request_buffering off;
+                                client_max_body_size 64m; }}
 {extra_locations}
         location / {{ pass blog; }}
     }}
@@ -301,6 +303,192 @@ def test_slow_client_holds_bounded_memory_in_the_router(routed):
             if chunk.endswith(b"0\r\n\r\n"):
                 break
     assert during - before < 8 * 1024, f"router RSS grew {during - before} KB"
+
+
+# --- request_buffering off: the body streamed through the router ------------------------
+
+
+def progress(path):
+    """The app's /progress log: (totals after each read, the last line's word or None)."""
+    try:
+        lines = path.read_text().split("\n")
+    except FileNotFoundError:
+        return [], None
+    totals, last = [], None
+    for line in filter(None, lines):
+        word, *rest = line.split()
+        if word in ("end", "short", "error"):
+            last = (word, int(rest[0]))
+        else:
+            totals.append(int(rest[0]))
+    return totals, last
+
+
+def unbuffered_head(log, length=None, wait=0, extra=b""):
+    target = "/unbuffered/progress?log=%s&wait=%s" % (log, wait)
+    framing = (b"Content-Length: %d\r\n" % length if length is not None
+               else b"Transfer-Encoding: chunked\r\n")
+    return (b"POST %s HTTP/1.1\r\nHost: blog.test\r\n" % target.encode() + framing + extra
+            + b"Content-Type: application/octet-stream\r\n\r\n")
+
+
+def read_one_response(s):
+    data = recv_until_close(s, until=lambda d: b"\r\n\r\n" in d and d.rstrip().endswith(b"}"))
+    (resp,) = parse_responses(data)
+    return resp
+
+
+def test_unbuffered_body_reaches_the_app_before_the_client_sent_it_all(routed, tmp_path):
+    log = tmp_path / "progress.log"
+    body = os.urandom(MB)
+    half = len(body) // 2
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(unbuffered_head(log, len(body)) + body[:half])
+        # the app has read the first half while the second is not even sent
+        wait_for(lambda: progress(log)[0] and progress(log)[0][-1] >= half, REQUEST_TIMEOUT,
+                 what="the app reading the first half")
+        totals, last = progress(log)
+        assert last is None and totals[-1] == half, (totals, last)
+        s.sendall(body[half:])
+        resp = read_one_response(s)
+    assert resp.status == 200, resp.body
+    got = resp.json()
+    assert (got["app"], got["total"]) == ("api", len(body))
+    assert got["sha256"] == hashlib.sha256(body).hexdigest()
+    assert progress(log)[1] == ("end", len(body))
+
+
+def test_unbuffered_chunked_body_is_streamed_to_the_app(routed, tmp_path):
+    log = tmp_path / "progress.log"
+    # the app reads 64 KB at a time: the first three chunks make two of its reads
+    pieces = [os.urandom(n) for n in (1, 70000, 61071, 100000, 3000, 65536)]
+    first, rest = pieces[:3], pieces[3:]
+    chunk = lambda p: b"%x\r\n%s\r\n" % (len(p), p)
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(unbuffered_head(log) + b"".join(map(chunk, first)))
+        n = sum(map(len, first))
+        wait_for(lambda: progress(log)[0] and progress(log)[0][-1] >= n, REQUEST_TIMEOUT,
+                 what="the app reading the first chunks")
+        assert progress(log)[1] is None
+        s.sendall(b"".join(map(chunk, rest)) + b"0\r\n\r\n")
+        resp = read_one_response(s)
+        body = b"".join(pieces)
+        assert resp.status == 200 and resp.json()["total"] == len(body)
+        assert resp.json()["sha256"] == hashlib.sha256(body).hexdigest()
+        # the connection serves a next request (the body was read to its end)
+        s.sendall(b"GET /whoami HTTP/1.1\r\nHost: api.test\r\n\r\n")
+        nxt = read_one_response(s)
+        assert nxt.status == 200 and nxt.json()["app"] == "api"
+
+
+def test_unbuffered_client_gone_mid_body_is_a_short_read_for_the_app(routed, tmp_path):
+    log = tmp_path / "progress.log"
+    routers = sorted(router_pids(routed))
+    sent = 5 * 65536                        # whole reads of the app's: it logs each
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(unbuffered_head(log, MB) + os.urandom(sent))
+        wait_for(lambda: progress(log)[0] and progress(log)[0][-1] >= sent, REQUEST_TIMEOUT,
+                 what="the app reading what was sent")
+    word, total = wait_for(lambda: progress(log)[1], REQUEST_TIMEOUT, what="the app's end")
+    assert word in ("short", "error") and total == sent
+    wait_for(lambda: "client closed the connection in the middle of the request body"
+             in routed.log_text(), REQUEST_TIMEOUT, what="the router's log line")
+    assert sorted(router_pids(routed)) == routers                # no router worker crashed
+    assert whoami(routed, "/unbuffered/whoami")["app"] == "api"
+
+
+def test_unbuffered_small_bodies_sent_with_their_heads_keep_alive(routed, tmp_path):
+    """Each body is whole by the end of its head, so no later client event pushes it on: it
+    must go out with the head, on a fresh app connection or a pooled one."""
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        for i, chunked in enumerate((False, True, False, True)):
+            log = tmp_path / ("small%d.log" % i)
+            body = b"small body %d" % i
+            if chunked:
+                s.sendall(unbuffered_head(log) + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+            else:
+                s.sendall(unbuffered_head(log, len(body)) + body)
+            resp = read_one_response(s)
+            assert resp.status == 200, resp.body
+            assert resp.json()["total"] == len(body), i
+            assert resp.json()["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_unbuffered_invalid_chunk_mid_body_is_a_400_and_a_failed_read(routed, tmp_path):
+    log = tmp_path / "progress.log"
+    routers = sorted(router_pids(routed))
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(unbuffered_head(log) + b"10000\r\n" + os.urandom(65536) + b"\r\n")
+        wait_for(lambda: progress(log)[0] == [65536], REQUEST_TIMEOUT,
+                 what="the app reading the first chunk")
+        s.sendall(b"zz\r\nnot a chunk\r\n")
+        data = recv_until_close(s)
+    (resp,) = parse_responses(data)
+    assert resp.status == 400
+    word, total = wait_for(lambda: progress(log)[1], REQUEST_TIMEOUT, what="the app's end")
+    assert word in ("short", "error") and total == 65536
+    assert sorted(router_pids(routed)) == routers
+    assert whoami(routed, "/unbuffered/whoami")["app"] == "api"
+
+
+def test_unbuffered_expect_100_continue_is_answered_by_the_router(routed, tmp_path):
+    log = tmp_path / "progress.log"
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(unbuffered_head(log, 5, extra=b"Expect: 100-continue\r\n"))
+        interim = recv_until_close(s, until=lambda d: d.endswith(b"\r\n\r\n"))
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"hello")
+        resp = read_one_response(s)
+    assert resp.status == 200 and resp.json()["total"] == 5
+    assert resp.json()["sha256"] == hashlib.sha256(b"hello").hexdigest()
+
+
+def test_unbuffered_app_that_answers_without_reading_closes_the_client_after(routed):
+    """/whoami never reads wsgi.input: its answer ends the request, and the connection, whose
+    unread body cannot be skipped."""
+    routers = sorted(router_pids(routed))
+    with socket.create_connection(("127.0.0.1", routed.port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(b"POST /unbuffered/whoami HTTP/1.1\r\nHost: blog.test\r\n"
+                  b"Content-Length: %d\r\n\r\n" % MB + b"x" * 1000)
+        data = recv_until_close(s)
+    (resp,) = parse_responses(data)
+    assert resp.status == 200 and resp.json()["app"] == "api"
+    assert resp.headers["Connection"] == "close"
+    assert sorted(router_pids(routed)) == routers
+    assert whoami(routed, "/unbuffered/whoami")["app"] == "api"
+
+
+def test_unbuffered_20mb_body_holds_bounded_memory_in_the_router(routed, tmp_path):
+    """The app sleeps before it reads: without backpressure the router would hold the body."""
+    log = tmp_path / "progress.log"
+    size = 20 * MB
+    body = pattern(size)
+    routers = router_pids(routed)
+    before = sum(rss_kb(p) for p in routers)
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], sum(rss_kb(p) for p in routers))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with socket.create_connection(("127.0.0.1", routed.port),
+                                      timeout=REQUEST_TIMEOUT * 3) as s:
+            s.sendall(unbuffered_head(log, size, wait=1.5 * SLOW))
+            view = memoryview(body)
+            for i in range(0, size, MB):
+                s.sendall(view[i:i + MB])
+            resp = read_one_response(s)
+    finally:
+        done.set()
+        sampler.join()
+    assert resp.status == 200 and resp.json()["total"] == size
+    assert resp.json()["sha256"] == hashlib.sha256(body).hexdigest()
+    assert peak[0] - before < 4 * 1024, f"router RSS grew {peak[0] - before} KB"
 
 
 def rss_kb(pid):

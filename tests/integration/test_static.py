@@ -57,6 +57,7 @@ def build_tree(base):
     os.mkfifo(st / "fifo")
     _write(base / "idxdir" / "second.html", b"<p>second index</p>\n")
     _write(base / "outside" / "secret.txt", SECRET)
+    _write(base / "outside" / "index.html", SECRET)
     # symbolic links: inside the root, to a file outside it, to a directory outside it
     os.symlink("hello.txt", st / "link_in.txt")
     os.symlink(base / "outside" / "secret.txt", st / "link_out.txt")
@@ -70,6 +71,28 @@ def build_tree(base):
     else:
         os.symlink("/etc/passwd", st / "foreign_link.txt")   # owned by root, not by us
         os.symlink("/etc", st / "foreign_dir")
+    # disable_symlinks outside (the default): a root of its own, with "outside" truly outside
+    w = base / "webroot" / "w"
+    _write(w / "page.txt", b"page below the root\n")
+    os.symlink("page.txt", w / "in.txt")                                  # stays in the root
+    os.symlink(base / "outside" / "secret.txt", w / "out.txt")            # leaves it
+    os.symlink(w / "page.txt", w / "abs_in.txt")                          # absolute, inside
+    os.symlink("../../webroot/w/page.txt", w / "round.txt")               # out and back in
+    os.symlink("../..", w / "up")                                         # ".." to the parent
+    os.symlink(base / "outside", w / "outdir")                            # a directory outside
+    (w / "idx").mkdir()
+    os.symlink(base / "outside" / "secret.txt", w / "idx" / "index.html")
+    (w / "idx_in").mkdir()
+    os.symlink("../page.txt", w / "idx_in" / "index.html")    # below the root, not the dir
+    (w / "try").mkdir()
+    os.symlink(base / "outside" / "secret.txt", w / "try" / "out.txt")
+    os.symlink("../page.txt", w / "try" / "in.txt")
+    # a root that names a "current" link, swapped at deploy time
+    _write(base / "release1" / "v.txt", b"release 1\n")
+    _write(base / "release2" / "v.txt", b"release 2\n")
+    os.symlink(base / "release1", base / "current")
+    os.symlink(base / "release1" / "v.txt", base / "release1" / "abs.txt")     # absolute links
+    os.symlink(base / "release2" / "v.txt", base / "release2" / "abs.txt")
     pub = base / "public"
     _write(pub / "robots.txt", b"User-agent: *\n")
     _write(pub / "docs" / "index.html", b"<p>docs</p>\n")
@@ -94,6 +117,12 @@ def locations(base):
         location /idx/ {{ alias {base}/idxdir/; index first.html second.html; }}
         location /noidx/ {{ alias {base}/static/noindex/; }}
         location /nosym/ {{ alias {base}/static/; disable_symlinks on; }}
+        location /follow/ {{ alias {base}/static/; disable_symlinks off; }}
+        location /w/ {{ root {base}/webroot; }}
+        location /w/try/ {{ root {base}/webroot; try_files $uri =404; }}
+        location /wa/ {{ alias {base}/webroot/w/; }}
+        location /wfollow/ {{ alias {base}/webroot/w/; disable_symlinks off; }}
+        location /deploy/ {{ alias {base}/current/; }}
         location /ownsym/ {{ alias {base}/static/; disable_symlinks if_not_owner; }}
         location /spa/ {{ alias {base}/spa/; try_files $uri /spa/index.html; }}
         location /strict/ {{ root {base}; try_files $uri =404; }}
@@ -490,9 +519,76 @@ def test_traversal_never_leaks_a_file_outside_the_root(site, target):
 
 
 def test_disable_symlinks_off_follows_links_as_nginx(site):
-    assert get(site, "/static/link_in.txt").body == HELLO
-    assert get(site, "/static/link_out.txt").body == SECRET      # the control: links work
+    assert get(site, "/follow/link_in.txt").body == HELLO
+    assert get(site, "/follow/link_out.txt").body == SECRET      # the control: links work
+    assert get(site, "/follow/linkdir/secret.txt").body == SECRET
+    assert get(site, "/wfollow/out.txt").body == SECRET
+    assert get(site, "/wfollow/up/outside/secret.txt").body == SECRET
+
+
+PAGE = b"page below the root\n"
+
+
+@pytest.mark.parametrize("path", ["/w/in.txt", "/w/abs_in.txt", "/w/round.txt", "/w/page.txt",
+                                  "/w/idx_in/", "/w/try/in.txt", "/wa/in.txt", "/wa/abs_in.txt",
+                                  "/wa/round.txt", "/wa/idx_in/"])
+def test_default_follows_links_that_stay_below_the_root(site, path):
+    r = get(site, path)
+    assert (r.status, r.body) == (200, PAGE)
+
+
+def test_default_root_is_the_root_not_the_location_directory(site):
+    # /static/ has "root {base}": {base}/outside is below that root, so the link is served
+    assert get(site, "/static/link_out.txt").body == SECRET
     assert get(site, "/static/linkdir/secret.txt").body == SECRET
+
+
+@pytest.mark.parametrize("path", ["/w/out.txt", "/w/outdir/secret.txt", "/w/up/outside/secret.txt",
+                                  "/w/idx/", "/wa/out.txt", "/wa/outdir/secret.txt",
+                                  "/wa/up/outside/secret.txt", "/wa/idx/", "/files/link_out.txt",
+                                  "/files/linkdir/secret.txt"])
+def test_default_refuses_links_that_leave_the_root(site, path):
+    r = get(site, path)
+    assert r.status == 403, (path, r.status)
+    assert SECRET not in r.body
+    # an error-level line that names the file
+    name = path.split("/", 2)[2]
+    wait_for(lambda: any("[error]" in line and "disable_symlinks outside" in line
+                         and name in line for line in site.log_text().splitlines()),
+             REQUEST_TIMEOUT, what="the refusal in the error log")
+
+
+def test_default_refuses_a_directory_link_that_leaves_the_root_even_for_its_listing(site):
+    r = get(site, "/w/outdir/")
+    assert r.status == 403 and SECRET not in r.body
+
+
+def test_a_root_link_swapped_at_deploy_is_followed_within_a_second(site):
+    """Workers keep a root or alias directory open for openat2, for one second at most."""
+    base = site.base
+    for _ in range(8):                                  # every worker keeps the base
+        assert get(site, "/deploy/v.txt").body == b"release 1\n"
+    os.symlink(base / "release2", base / "current.new")
+    os.replace(base / "current.new", base / "current")
+    try:
+        swapped = time.monotonic()
+        # an absolute link is checked against the base as it resolves now: no 403 meanwhile
+        for _ in range(4):
+            r = get(site, "/deploy/abs.txt")
+            assert r.status == 200 and r.body in (b"release 1\n", b"release 2\n"), r.status
+        wait_for(lambda: all(get(site, "/deploy/v.txt").body == b"release 2\n"
+                             for _ in range(4)), 3 * SLOW, what="the new release")
+        assert time.monotonic() - swapped < 1.5 * SLOW
+    finally:
+        os.symlink(base / "release1", base / "current.new")
+        os.replace(base / "current.new", base / "current")
+
+
+def test_try_files_skips_a_link_that_leaves_the_root(site):
+    r = get(site, "/w/try/out.txt")
+    assert r.status == 404 and SECRET not in r.body          # the next try, as nginx does
+    assert "try_files: " in site.log_text() and "try/out.txt\" is refused" in site.log_text()
+    assert get(site, "/w/try/in.txt").body == PAGE
 
 
 @pytest.mark.parametrize("path", ["/nosym/link_in.txt", "/nosym/link_out.txt",

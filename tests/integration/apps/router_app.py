@@ -9,6 +9,11 @@ told apart by the APP_ID environment variable their `env` directive sets.
                    Content-Length), sleeping `pause` seconds after the first
     /file?n=N      N bytes of a temporary file through wsgi.file_wrapper
     /sleep?t=S     sleeps S seconds
+    /progress?log=PATH&wait=S   reads wsgi.input in pieces of at most 64 KB (after
+                   sleeping S seconds), appending "TIME TOTAL" to PATH after each
+                   read, then "short TOTAL" (fewer bytes than CONTENT_LENGTH),
+                   "error TOTAL NAME" (the read raised) or "end TOTAL"; answers
+                   {"app", "total", "sha256"}
 """
 
 import hashlib
@@ -84,6 +89,34 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
                                   ("Content-Length", str(n)), ("X-App", APP_ID)])
         return environ["wsgi.file_wrapper"](f, 65536)
+
+    if path == "/progress":
+        length = environ.get("CONTENT_LENGTH")
+        expected = int(length) if length else None
+        inp, digest, total = environ["wsgi.input"], hashlib.sha256(), 0
+        time.sleep(float(q.get("wait", 0)))
+        with open(q["log"], "a", buffering=1) as log:
+            try:
+                while expected is None or total < expected:
+                    want = 65536 if expected is None else min(65536, expected - total)
+                    data = inp.read(want)
+                    if not data:
+                        break
+                    total += len(data)
+                    digest.update(data)
+                    log.write("%f %d\n" % (time.time(), total))
+            except Exception as e:
+                log.write("error %d %s\n" % (total, type(e).__name__))
+                raise
+            if expected is not None and total < expected:
+                log.write("short %d\n" % total)
+            else:
+                log.write("end %d\n" % total)
+        body = json.dumps({"app": APP_ID, "total": total,
+                           "sha256": digest.hexdigest()}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
 
     if path == "/sleep":
         time.sleep(float(q.get("t", "1")))
