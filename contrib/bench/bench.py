@@ -1327,8 +1327,9 @@ def print_table(workload, servers, results):
                          "wrk counts each close as a read error\n        (the responses are "
                          "still counted)." % (s, reads, reqs))
         if all(r["memory"]["master"] is None for r in runs):
-            notes.append("  note: %s runs as 1 process (no master, no worker processes): its "
-                         "figures are in the wkr column." % s)
+            notes.append("  note: %s is 1 process%s (no master, no worker processes): it is "
+                         "in the wkr columns." % (s, " with %d threads" % WAITRESS_THREADS
+                                                  if s == "waitress" else ""))
     if wl.get("tls"):
         # what each server negotiated with h2load: a difference here is a difference in cost
         tls = {s: ", ".join(sorted({r["tls"] or "?" for r in results[(s, workload)]}))
@@ -1696,10 +1697,6 @@ def main():
         log("Pss (smaps_rollup) after the run; 'mst' = the master's; 'PSS sum' = Pss of all its")
         log("processes, shared pages counted once. 'x greenc' tables: each figure / greenc's in")
         log("the same workload.")
-        if "waitress" in args.servers:
-            log("waitress is 1 process with %d threads (it has no worker processes): that "
-                "process" % WAITRESS_THREADS)
-            log("is in the wkr column.")
         if any(WORKLOADS[w].get("tool") == "h2load" for w in summaries):
             log("TLS workloads (h2load): 'mean', 'max' = h2load's time for request (from sending")
             log("it to the end of the response; no percentiles); any failed request fails the")
