@@ -147,7 +147,7 @@ WORKLOADS = {
                       desc="a 10 KB file sent by the server itself (no Python), keep-alive: "
                            "greenc `root` location vs nginx `root`, 2 workers each"),
     # Not in the default set: 3 servers x 2 workloads x 3 runs would add about 1.5 minutes
-    # to the full run (18.6 -> 20.2 by plan_seconds(), past its 20).
+    # to the full run (18.8 -> 20.4 by plan_seconds(), past its 20).
     "tls-keepalive": dict(app="hello:application", path="/", tls=True, tool="h2load",
                           servers=TLS_SERVERS, extra=True,
                           desc="hello world over TLS, keep-alive, %d connections (nginx: "
@@ -161,8 +161,8 @@ WORKLOADS = {
 ALL_WORKLOADS = list(WORKLOADS)
 DEFAULT_WORKLOADS = [w for w in WORKLOADS if not WORKLOADS[w].get("extra")]
 # 168 measurements in a default run (56 per run): 8 s for keepalive and close and 3 s for the
-# others keep it near 18.5 minutes by plan_seconds(), under the 20 of issue 9; --quick's 1 s
-# without warm-up keeps its 56 near 2.5 minutes, under 3.
+# others keep it near 19 minutes by plan_seconds(), under the 20 of issue 9; --quick's 1 s
+# without warm-up keeps its 56 near 2.6 minutes, under 3.
 LONG_DURATION = 8             # default wrk seconds for keepalive and close
 SHORT_DURATION = 3             # default wrk seconds for the workloads not "long"
 QUICK_DURATION = 1             # --quick: wrk seconds for every workload
@@ -1540,10 +1540,11 @@ def parse_args():
 
 
 # Seconds a measurement takes besides wrk's runs: start, readiness, the checked request, wrk's
-# own start, and stopping the server; measured on the 2-core development machine (Gunicorn's
-# graceful stop alone takes about 1.5 s: its workers notice TERM at their next 1 s poll).
+# own start, and stopping the server; measured on the 2-core development machine while it was
+# busy (Python's imports and Gunicorn's arbiter make up most of it), rounded up.  A --quick
+# run there took 127 s against the 158 s this predicts.
 SERVER_OVERHEAD = {"greenc": 1.0, "greenc-router": 1.5, "nginx": 0.5, "uwsgi": 2.0,
-                   "gunicorn-sync": 2.0, "gunicorn-gthread": 2.0, "waitress": 1.0}
+                   "gunicorn-sync": 2.5, "gunicorn-gthread": 2.0, "waitress": 1.0}
 IDLE_OVERHEAD = 5.0        # idle10k: opening the idle connections
 
 
