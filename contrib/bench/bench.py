@@ -1653,6 +1653,14 @@ def main():
         log()
         if args.plan:
             return 0
+        conns = max(WORKLOADS[w].get("connections", 50) for w, _ in plan) if plan else 50
+        if conns > 100:
+            # c500: wrk and the servers (which inherit it) need a descriptor per connection
+            # and then some; a soft limit of 1024 would do, this leaves room
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            want = 8 * conns if hard == resource.RLIM_INFINITY else min(hard, 8 * conns)
+            if soft != resource.RLIM_INFINITY and soft < want:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
         for run in range(1, args.runs + 1):
             for w, ss in plan:
