@@ -547,9 +547,9 @@ def server_command(name, port, tmp, workload="keepalive"):
     if name in ("gunicorn-sync", "gunicorn-gthread"):
         if not os.access("/usr/bin/gunicorn", os.X_OK):
             raise LookupError("/usr/bin/gunicorn missing: apt-get install gunicorn")
-        # --graceful-timeout 0: on TERM the master KILLs its workers at once. Shutdown only (the
-        # figures are taken before the server is stopped): the graceful stop took 1-1.6 s, and
-        # now and then the whole 30 s default.
+        # --graceful-timeout 0: on TERM the master sends its workers TERM, then KILL at once.
+        # Shutdown only (the figures are taken before the server is stopped): the graceful
+        # stop took 1-1.6 s, and now and then the whole 30 s default.
         argv = ["/usr/bin/gunicorn", "-w", workers, "-b", bind, "--chdir", APPS_DIR,
                 "--graceful-timeout", "0"]
         if name == "gunicorn-gthread":
