@@ -1,20 +1,23 @@
 #!/usr/bin/python3
-"""greenc benchmark: greenc against Gunicorn (sync, gthread), uWSGI, and nginx for static files.
+"""greenc benchmark: greenc against Gunicorn (sync, gthread), uWSGI, waitress and nginx.
 
 Same WSGI app for every server in a workload (apps/hello.py for hello world,
 apps/bench_app.py and apps/flask_hello.py for the others), 2 worker
-processes each, loopback only.  Workloads: hello keep-alive and
-`Connection: close`, 100 KB responses, 1 MB uploads, 1 MB wsgi.file_wrapper
-downloads, Flask hello world, a streaming generator, 4 threads per worker,
-10,000 idle keep-alive connections (memory per connection) and a starvation
-probe (fresh connections while 50 keep-alive clients hammer); and a 10 KB
-static file sent by greenc itself and by nginx (static10k).  Not in the
-default set: hello world over TLS against nginx's `return 200` and Gunicorn
-gthread, keep-alive (tls-keepalive) and one full handshake per request
-(tls-handshake), loaded by h2load --h1 instead of wrk.  The server (all its
-processes) is pinned to CPU 0, wrk or h2load to CPU 1.  Runs are interleaved
+processes each (waitress: 1 process, 4 threads; it has no worker processes),
+loopback only.  Workloads: hello keep-alive and `Connection: close` (with
+nginx's `return 200` as the floor), hello keep-alive with 500 connections and
+unpinned, 100 KB responses, 1 MB uploads, 1 MB wsgi.file_wrapper downloads,
+Flask hello world, a streaming generator, 4 threads per worker, 10,000 idle
+keep-alive connections (memory per connection) and a starvation probe (fresh
+connections while 50 keep-alive clients hammer); and a 10 KB static file sent
+by greenc itself and by nginx (static10k).  Not in the default set: hello
+world over TLS against nginx's `return 200` and Gunicorn gthread, keep-alive
+(tls-keepalive) and one full handshake per request (tls-handshake), loaded by
+h2load --h1 instead of wrk.  The server (all its processes) is pinned to CPU
+0, wrk or h2load to CPU 1 (but in keepalive-unpinned).  Runs are interleaved
 (run 1: every workload, every server; run 2: ...) and the median over runs is
-reported.
+reported, with each figure's ratio to greenc's, and issue 9's targets
+evaluated at the end.
 
 Figures per server and workload:
   req/s       wrk's Requests/sec (h2load's req/s: handshakes/s for tls-handshake)
@@ -23,7 +26,10 @@ Figures per server and workload:
               descendants, including reaped children via cutime/cstime),
               sampled right before and right after wrk, divided by the
               requests wrk completed
-  worker RSS  VmRSS of the largest direct child of the master after the run
+  procs       the processes of the server's tree
+  memory      after the run, VmRSS and Pss (/proc/PID/smaps_rollup) of the
+              master and of each worker (the master's direct children):
+              worker median RSS/PSS, master RSS/PSS, and the Pss of all summed
   errors      wrk socket errors (connect/read/write/timeout) + non-2xx/3xx
               responses, summed over runs (an h2load round with any failed
               request fails instead)
@@ -61,9 +67,15 @@ ROOT = os.path.dirname(os.path.dirname(HERE))          # contrib/bench -> repo
 GREENC = os.path.join(ROOT, "objs", "greenc")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-WSGI_SERVERS = ["greenc", "gunicorn-sync", "gunicorn-gthread", "uwsgi"]
+WSGI_SERVERS = ["greenc", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "waitress"]
 ALL_SERVERS = WSGI_SERVERS + ["nginx"]      # nginx only runs the workloads that name it
 NGINX = "/usr/sbin/nginx"
+SYS_PYTHON = "/usr/bin/python3"             # waitress runs as `python3 -m waitress`
+WAITRESS_THREADS = 4                        # waitress's default; it has 1 process, no workers
+# hello world keep-alive with nginx's `return 200` as the floor; the 500-connection and the
+# unpinned variants against the servers that keep connections open and uWSGI
+FLOOR_SERVERS = WSGI_SERVERS + ["nginx"]
+C500_SERVERS = ["greenc", "uwsgi", "gunicorn-gthread", "nginx"]
 # Not in a default run: greenc with the same app behind its router group (a listener shared
 # by two apps), to measure the router's hop against the direct listener.
 EXTRA_SERVERS = ["greenc-router"]
@@ -95,11 +107,20 @@ CALIBRATE_S = 0.5
 # which keeps the default run under 20 minutes).  "tool" is the load generator (wrk unless it
 # says h2load); "extra" keeps a workload out of the default set (--workloads names it).
 WORKLOADS = {
-    "keepalive": dict(app="hello:application", path="/", long=True,
-                      desc="hello world, HTTP/1.1 keep-alive, 50 connections"),
-    "close": dict(app="hello:application", path="/", long=True,
+    "keepalive": dict(app="hello:application", path="/", long=True, servers=FLOOR_SERVERS,
+                      desc="hello world, HTTP/1.1 keep-alive, 50 connections (nginx: "
+                           "`return 200`)"),
+    "close": dict(app="hello:application", path="/", long=True, servers=FLOOR_SERVERS,
                   headers=["Connection: close"],
-                  desc="hello world, `Connection: close` (connect, accept, close per request)"),
+                  desc="hello world, `Connection: close` (connect, accept, close per request; "
+                       "nginx: `return 200`)"),
+    "c500": dict(app="hello:application", path="/", connections=500, servers=C500_SERVERS,
+                 desc="hello world, keep-alive, 500 connections (wrk -c500; nginx: "
+                      "`return 200`)"),
+    "keepalive-unpinned": dict(app="hello:application", path="/", unpinned=True,
+                               servers=C500_SERVERS,
+                               desc="hello world, keep-alive, 50 connections, nothing pinned "
+                                    "(no taskset for the server or wrk; nginx: `return 200`)"),
     "resp100k": dict(app="bench_app:application", path="/100k", check_len=102400,
                      desc="100 KB response body (one bytes object, Content-Length)"),
     "upload1m": dict(app="bench_app:application", path="/upload", method="POST",
@@ -125,9 +146,8 @@ WORKLOADS = {
                       servers=["greenc", "nginx"],
                       desc="a 10 KB file sent by the server itself (no Python), keep-alive: "
                            "greenc `root` location vs nginx `root`, 2 workers each"),
-    # Not in the default set: 3 servers x 2 workloads x 3 runs would add about 2 1/4 minutes
-    # to the full run (16.5 -> 18.75 by the plan's estimate, too close to its 20) and take
-    # --quick past its 3.
+    # Not in the default set: 3 servers x 2 workloads x 3 runs would add about 1.5 minutes
+    # to the full run (18.8 -> 20.4 by plan_seconds(), past its 20).
     "tls-keepalive": dict(app="hello:application", path="/", tls=True, tool="h2load",
                           servers=TLS_SERVERS, extra=True,
                           desc="hello world over TLS, keep-alive, %d connections (nginx: "
@@ -140,12 +160,15 @@ WORKLOADS = {
 }
 ALL_WORKLOADS = list(WORKLOADS)
 DEFAULT_WORKLOADS = [w for w in WORKLOADS if not WORKLOADS[w].get("extra")]
-LONG_DURATION = 10            # default wrk seconds for keepalive and close
-SHORT_DURATION = 5             # default wrk seconds for the workloads not "long"
-QUICK_DURATION = 2             # --quick: wrk seconds for every workload
+# 168 measurements in a default run (56 per run): 8 s for keepalive and close and 3 s for the
+# others keep it near 19 minutes by plan_seconds(), under the 20 of issue 9; --quick's 1 s
+# without warm-up keeps its 56 near 2.6 minutes, under 3.
+LONG_DURATION = 8             # default wrk seconds for keepalive and close
+SHORT_DURATION = 3             # default wrk seconds for the workloads not "long"
+QUICK_DURATION = 1             # --quick: wrk seconds for every workload
 READY_TIMEOUT = 20.0
 STOP_GRACE = 5.0
-WARMUP_S = 1
+WARMUP_S = 1                   # --quick: 0
 
 UWSGI_PLUGIN_DIR = "/usr/lib/uwsgi/plugins"
 
@@ -218,6 +241,45 @@ def vm_rss_kb(pid):
     except OSError:
         pass
     return None
+
+
+def pss_kb(pid):
+    """Pss of pid in kB (/proc/PID/smaps_rollup, Linux 4.14+), or None."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def tree_memory(root):
+    """VmRSS and Pss (kB) of the server's processes: {"master": {pid, rss, pss} or None,
+    "workers": [{pid, rss, pss}, ...]}. The workers are the master's direct children; a
+    server whose first process has no children (waitress) is one process, shown as the only
+    worker, with no master."""
+    def one(pid):
+        return {"pid": pid, "rss": vm_rss_kb(pid), "pss": pss_kb(pid)}
+    kids = sorted(direct_children(root))
+    if not kids:
+        return {"master": None, "workers": [one(root)]}
+    return {"master": one(root), "workers": [one(pid) for pid in kids]}
+
+
+def memory_figures(mem):
+    """The figures of tree_memory() in MB: worker median RSS and PSS, master RSS and PSS,
+    and the PSS of all of them summed (the server's footprint, shared pages counted once)."""
+    def mb(kb):
+        return None if kb is None else kb / 1024.0
+    ws = mem["workers"]
+    m = mem["master"] or {}
+    pss = [p["pss"] for p in ws + ([m] if m else [])]
+    return {"wkr_rss_mb": mb(med([w["rss"] for w in ws])),
+            "wkr_pss_mb": mb(med([w["pss"] for w in ws])),
+            "mst_rss_mb": mb(m.get("rss")), "mst_pss_mb": mb(m.get("pss")),
+            "pss_sum_mb": mb(sum(pss)) if pss and None not in pss else None}
 
 
 def group_members(pgid):
@@ -485,7 +547,11 @@ def server_command(name, port, tmp, workload="keepalive"):
     if name in ("gunicorn-sync", "gunicorn-gthread"):
         if not os.access("/usr/bin/gunicorn", os.X_OK):
             raise LookupError("/usr/bin/gunicorn missing: apt-get install gunicorn")
-        argv = ["/usr/bin/gunicorn", "-w", workers, "-b", bind, "--chdir", APPS_DIR]
+        # --graceful-timeout 0: on TERM the master sends its workers TERM, then KILL at once.
+        # Shutdown only (the figures are taken before the server is stopped): the graceful
+        # stop took 1-1.6 s, and now and then the whole 30 s default.
+        argv = ["/usr/bin/gunicorn", "-w", workers, "-b", bind, "--chdir", APPS_DIR,
+                "--graceful-timeout", "0"]
         if name == "gunicorn-gthread":
             argv += ["-k", "gthread", "--threads", str(wl.get("threads", 4))]
         if wl.get("tls"):
@@ -500,12 +566,58 @@ def server_command(name, port, tmp, workload="keepalive"):
             raise LookupError("uWSGI python3 plugin missing: apt-get install uwsgi-plugin-python3")
         argv = ["/usr/bin/uwsgi", "--plugin", "python3", "--http-socket", bind, "--master",
                 "--processes", workers, "--wsgi-file", os.path.join(APPS_DIR, module + ".py"),
-                "--callable", callable_, "--disable-logging"]
+                "--callable", callable_, "--disable-logging", "--worker-reload-mercy", "1"]
         if wl.get("threads"):
             argv += ["--threads", str(wl["threads"])]
+        if wl.get("connections", 50) > 100:
+            # uWSGI's listen queue is 100 by default: 500 clients reconnecting after every
+            # response (it closes each connection) would overflow it and wait out SYN retries
+            argv += ["--listen", str(min(1024, somaxconn()))]
         # uWSGI treats TERM as "reload"; INT/QUIT stop it.
         return argv, signal.SIGINT
+    if name == "waitress":
+        if not waitress_available():
+            raise LookupError("%s cannot import waitress: apt-get install python3-waitress"
+                              % SYS_PYTHON)
+        # One process with WAITRESS_THREADS threads: waitress has no worker processes. It
+        # imports the app from its working directory (Server.start runs it in APPS_DIR).
+        argv = [SYS_PYTHON, "-m", "waitress", "--listen=%s" % bind,
+                "--threads=%d" % wl.get("threads", WAITRESS_THREADS), wl["app"]]
+        return argv, signal.SIGTERM
     raise LookupError("unknown server %r" % name)
+
+
+_WAITRESS = None
+
+
+def waitress_available():
+    global _WAITRESS
+    if _WAITRESS is None:
+        try:
+            _WAITRESS = subprocess.run([SYS_PYTHON, "-c", "import waitress"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       timeout=30).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _WAITRESS = False
+    return _WAITRESS
+
+
+def waitress_version():
+    return cmd_output([SYS_PYTHON, "-c", "import importlib.metadata as m; "
+                       "print(m.version('waitress'))"])
+
+
+def somaxconn():
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 128
+
+
+def pinned(args, workload):
+    """Whether this workload pins the server to CPU 0 and the load generator to CPU 1."""
+    return args.pin and not WORKLOADS[workload].get("unpinned")
 
 
 class Server:
@@ -522,7 +634,9 @@ class Server:
         self.logf = open(self.logpath, "wb")
         # own session => own process group; Ctrl-C in the terminal does not
         # reach it, the finally clause in main() stops it.
-        self.proc = subprocess.Popen(argv, cwd=self.tmp, stdin=subprocess.DEVNULL,
+        # waitress imports the app from its working directory (it has no --chdir)
+        cwd = APPS_DIR if self.name == "waitress" else self.tmp
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=subprocess.STDOUT,
                                      env=server_env(), start_new_session=True)
         self.pid = self.proc.pid     # taskset execs, so this is the server itself
@@ -671,8 +785,11 @@ def check_full_handshake(port):
 
 def wrk_argv(workload, duration, port, pin, tmp=""):
     wl = WORKLOADS[workload]
+    # One wrk thread: pinned, wrk has one core, and a second thread on it would only add
+    # switches (500 connections are light work for one epoll loop); unpinned, one thread keeps
+    # the load generator the same as in the pinned run.
     argv = (["taskset", "-c", "1"] if pin else []) + [
-        "wrk", "-t1", "-c50", "-d%ds" % duration, "--latency"]
+        "wrk", "-t1", "-c%d" % wl.get("connections", 50), "-d%ds" % duration, "--latency"]
     for h in wl.get("headers", ()):
         argv += ["-H", h]
     if wl.get("lua"):
@@ -1027,7 +1144,8 @@ def measure(name, workload, args, tmp, running):
     kind = wl.get("kind", "wrk")
     tool = wl.get("tool", "wrk")
     duration = workload_duration(args, workload)
-    srv = Server(name, tmp, args.pin, workload)
+    pin = pinned(args, workload)
+    srv = Server(name, tmp, pin, workload)
     running.append(srv)
     idle = []
     try:
@@ -1036,9 +1154,9 @@ def measure(name, workload, args, tmp, running):
         srv.check_workload()
         # short unmeasured warm-up: every worker up, caches warm
         if tool == "h2load":
-            rate = h2load_warmup(workload, srv.port, args.pin, args.warmup)
+            rate = h2load_warmup(workload, srv.port, pin, args.warmup)
         elif args.warmup:
-            run_wrk(wrk_argv(workload, args.warmup, srv.port, args.pin, tmp), args.warmup)
+            run_wrk(wrk_argv(workload, args.warmup, srv.port, pin, tmp), args.warmup)
         extra = {}
         if kind == "idle":
             raise_nofile(IDLE_CONNS + 200)
@@ -1054,11 +1172,11 @@ def measure(name, workload, args, tmp, running):
                      "bytes_per_idle": (rss1 - rss0) * 1024.0 / IDLE_CONNS,
                      "idle_open_s": opened_s}
         if tool == "h2load":
-            argv = h2load_argv(workload, srv.port, args.pin,
+            argv = h2load_argv(workload, srv.port, pin,
                                max(H2LOAD_MIN_REQUESTS, int(rate * duration)))
         else:
-            argv = wrk_argv(workload, duration, srv.port, args.pin, tmp)
-        note = affinity_note(srv.pid, args.pin)
+            argv = wrk_argv(workload, duration, srv.port, pin, tmp)
+        note = affinity_note(srv.pid, pin)
         cpu0, n0 = tree_cpu_us(srv.pid)
         if tool == "h2load":
             text, res = run_h2load(argv, 4 * duration + 30)
@@ -1072,7 +1190,9 @@ def measure(name, workload, args, tmp, running):
         if not res["requests"] or res["rps"] is None:
             raise RuntimeError("could not parse %s output:\n%s" % (tool, text))
         res["cpu_us_per_req"] = (cpu1 - cpu0) / res["requests"]
-        res["worker_rss_mb"] = (worker_rss(srv.pid)[1] or 0) / 1024.0 or None
+        res["memory"] = tree_memory(srv.pid)
+        res.update(memory_figures(res["memory"]))
+        res["worker_rss_mb"] = res["wkr_rss_mb"]     # the key older JSON files have
         if kind == "idle":
             extra["idle_kept"] = count_open(idle)
         if kind == "starvation":
@@ -1137,6 +1257,36 @@ def aggregate(vals, how):
     return {"median": statistics.median, "min": min, "max": max, "sum": sum}[how](vals)
 
 
+def mb_pair(rss, pss):
+    """'RSS/PSS' in MB, '-' when neither is known."""
+    if rss is None and pss is None:
+        return "-"
+    return "%s/%s" % (fmt(rss, ".1f"), fmt(pss, ".1f"))
+
+
+def proc_mb(p):
+    """'RSS/PSS' in MB of one process of tree_memory()."""
+    if not p:
+        return "-"
+    return mb_pair(p["rss"] and p["rss"] / 1024.0, p["pss"] and p["pss"] / 1024.0)
+
+
+def print_rows(hdr, rows):
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
+    line = lambda cells: "  " + "  ".join(
+        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    log(line(hdr))
+    log(line(["-" * w for w in widths]))
+    for r in rows:
+        log(line(r))
+
+
+# the ratio table: (header, summary key), each this server's figure / greenc's; None: the
+# workload's two latency columns
+RATIO_COLUMNS = [("req/s", "rps"), None, ("CPU us/req", "cpu"), ("wkr RSS", "wkr_rss_mb"),
+                 ("wkr PSS", "wkr_pss_mb"), ("PSS sum", "pss_sum_mb")]
+
+
 def print_table(workload, servers, results):
     wl = WORKLOADS[workload]
     extra = EXTRA_COLUMNS.get(wl.get("kind"), [])
@@ -1145,8 +1295,8 @@ def print_table(workload, servers, results):
     log("== workload: %s  (median of %d run(s)) ==" % (
         workload, max((len(results.get((s, workload), [])) for s in servers), default=0)))
     log("   %s" % wl["desc"])
-    hdr = ("server", "req/s", lat1, lat2, "CPU us/req", "wkr RSS MB", "errors",
-           "greenc x rps", "CPU / greenc") + tuple(c[0] for c in extra)
+    hdr = ("server", "req/s", lat1, lat2, "CPU us/req", "procs", "wkr RSS/PSS MB",
+           "mst RSS/PSS MB", "PSS sum MB", "errors") + tuple(c[0] for c in extra)
     rows = []
     summary = {}
     for s in servers:
@@ -1158,9 +1308,12 @@ def print_table(workload, servers, results):
             key1: med([r[key1] for r in runs]),
             key2: med([r[key2] for r in runs]),
             "cpu": med([r["cpu_us_per_req"] for r in runs]),
-            "rss": med([r["worker_rss_mb"] for r in runs]),
+            "rss": med([r["wkr_rss_mb"] for r in runs]),
+            "procs": med([r["procs"] for r in runs]),
             "errors": sum(r["errors"] for r in runs),
         }
+        for key in ("wkr_rss_mb", "wkr_pss_mb", "mst_rss_mb", "mst_pss_mb", "pss_sum_mb"):
+            summary[s][key] = med([r.get(key) for r in runs])
         for _, key, _, how in extra:
             summary[s][key] = aggregate([r.get(key) for r in runs], how)
     notes = []
@@ -1173,6 +1326,10 @@ def print_table(workload, servers, results):
                          "after each response\n        without sending `Connection: close`; "
                          "wrk counts each close as a read error\n        (the responses are "
                          "still counted)." % (s, reads, reqs))
+        if all(r["memory"]["master"] is None for r in runs):
+            notes.append("  note: %s is 1 process%s (no master, no worker processes): it is "
+                         "in the wkr columns." % (s, " with %d threads" % WAITRESS_THREADS
+                                                  if s == "waitress" else ""))
     if wl.get("tls"):
         # what each server negotiated with h2load: a difference here is a difference in cost
         tls = {s: ", ".join(sorted({r["tls"] or "?" for r in results[(s, workload)]}))
@@ -1181,27 +1338,117 @@ def print_table(workload, servers, results):
             notes.append("  TLS (every server): %s" % next(iter(tls.values())))
         else:
             notes += ["  TLS %s: %s" % (s, t) for s, t in tls.items()]
-    g = summary.get("greenc")
     for s, m in summary.items():
-        rps_ratio = (g["rps"] / m["rps"]) if g and m["rps"] else None
-        cpu_ratio = (m["cpu"] / g["cpu"]) if g and g["cpu"] else None
         rows.append((s, fmt(m["rps"], ".0f"), fmt(m[key1], ".2f"), fmt(m[key2], ".2f"),
-                     fmt(m["cpu"], ".1f"), fmt(m["rss"], ".1f"), str(m["errors"]),
-                     fmt(rps_ratio, ".2f"), fmt(cpu_ratio, ".2f"))
+                     fmt(m["cpu"], ".1f"), fmt(m["procs"], ".0f"),
+                     mb_pair(m["wkr_rss_mb"], m["wkr_pss_mb"]),
+                     mb_pair(m["mst_rss_mb"], m["mst_pss_mb"]),
+                     fmt(m["pss_sum_mb"], ".1f"), str(m["errors"]))
                     + tuple(fmt(m[key], f) for _, key, f, _ in extra))
     if not rows:
         log("  (no results)")
         return summary
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(hdr)]
-    line = lambda cells: "  " + "  ".join(
-        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    log(line(hdr))
-    log(line(["-" * w for w in widths]))
-    for r in rows:
-        log(line(r))
+    print_rows(hdr, rows)
     for n in notes:
         log(n)
+    g = summary.get("greenc")
+    others = [s for s in summary if s != "greenc"]
+    if g and others:
+        cols = []
+        for c in RATIO_COLUMNS:
+            cols += [(lat1.split()[0], key1), (lat2.split()[0], key2)] if c is None else [c]
+        log("  ratio to greenc (this server's figure / greenc's: req/s below 1 = fewer "
+            "requests, the others above 1 = more):")
+        ratio_rows = []
+        for s in others:
+            cells = [s]
+            for _, key in cols:
+                a, b = summary[s].get(key), g.get(key)
+                cells.append(fmt(a / b if a is not None and b else None, ".2f"))
+            ratio_rows.append(tuple(cells))
+        print_rows(tuple(["x greenc"] + [h for h, _ in cols]), ratio_rows)
     return summary
+
+
+# Issue 9's targets, evaluated from the medians of a run: (workload, the target, the key of
+# the figure in the workload's summary, the server compared with greenc or None (greenc's own
+# figure), the comparison, the limit, the unit: "x" for greenc's figure / the other's).
+# Hello world, 2 workers, keep-alive, pinned, unless the workload says otherwise.
+TARGETS = [
+    ("keepalive", "greenc CPU/request <= 1.25 x nginx `return 200`'s", "cpu", "nginx",
+     "<=", 1.25, "x"),
+    ("keepalive", "greenc req/s >= 4 x uWSGI's", "rps", "uwsgi", ">=", 4.0, "x"),
+    ("keepalive", "greenc req/s >= 8 x Gunicorn gthread's", "rps", "gunicorn-gthread",
+     ">=", 8.0, "x"),
+    ("keepalive", "greenc p99 < 2 ms at 50 connections", "p99", None, "<", 2.0, "ms"),
+    ("c500", "greenc p99 < 10 ms at 500 connections", "p99", None, "<", 10.0, "ms"),
+    ("close", "greenc CPU/request <= 1.2 x nginx's", "cpu", "nginx", "<=", 1.2, "x"),
+    ("flask", "greenc req/s >= 1.5 x Gunicorn gthread's", "rps", "gunicorn-gthread",
+     ">=", 1.5, "x"),
+    ("static10k", "greenc CPU/request <= 1.2 x nginx's", "cpu", "nginx", "<=", 1.2, "x"),
+    ("starvation", "greenc's worst probe of all runs < 100 ms", "probe_max", None,
+     "<", 100.0, "ms"),
+    ("keepalive", "greenc worker RSS <= 11 MB with the hello app", "wkr_rss_mb", None,
+     "<=", 11.0, "MB"),
+    ("idle10k", "greenc <= 2 KB (worker RSS) per idle keep-alive connection", "bytes_per_idle",
+     None, "<=", 2048.0, "B"),
+]
+TARGET_UNITS = {"cpu": ("us", ".1f"), "rps": ("req/s", ".0f")}
+
+
+def print_targets(summaries, args):
+    """Each target met or missed (and by how much), from this run's medians; a target whose
+    workload or servers were not in the run is listed as not measured. Returns them for
+    --json."""
+    log()
+    log("== targets (issue 9), from this run's medians ==")
+    if not args.pin:
+        log("   (unpinned run: the targets are for pinned runs)")
+    met = missed = 0
+    out = []
+    for workload, what, key, other, op, limit, unit in TARGETS:
+        entry = {"workload": workload, "target": what, "op": op, "limit": limit,
+                 "unit": unit, "value": None, "met": None}
+        out.append(entry)
+        label = "%s: %s" % (workload, what)
+        if workload not in summaries:
+            log("  %-7s %s  (%s not in this run)" % ("-", label, workload))
+            continue
+        summary = summaries[workload]
+        lacking = [s for s in ("greenc", other) if s and s not in summary]
+        g = summary.get("greenc", {}).get(key)
+        o = summary.get(other, {}).get(key) if other else None
+        if lacking or g is None or (other and not o):
+            log("  %-7s %s  (no %s figure)" % ("-", label, " or ".join(lacking) or key))
+            continue
+        if other:
+            v = g / o
+            u, f = TARGET_UNITS[key]
+            shown = "%.2f x (greenc %s, %s %s %s)" % (v, format(g, f), other, format(o, f), u)
+        else:
+            v = g
+            shown = "%.0f B" % v if unit == "B" else "%.2f %s" % (v, unit)
+            if key == "probe_max" and summary["greenc"].get("probe_fails"):
+                v = float("inf")
+                shown += ", %d probe(s) failed" % summary["greenc"]["probe_fails"]
+        ok = {"<=": v <= limit, "<": v < limit, ">=": v >= limit}[op]
+        entry.update(value=g / o if other else g, met=ok)
+        by = ""
+        if ok:
+            met += 1
+        else:
+            missed += 1
+            if v == float("inf"):
+                pass
+            elif op == ">=":
+                by = ", %.0f %% short" % ((1 - v / limit) * 100)
+            else:
+                by = ", %.0f %% over" % ((v / limit - 1) * 100)
+        log("  %-7s %s: %s; limit %s %g%s%s"
+            % ("met" if ok else "MISSED", label, shown, op, limit,
+               "" if unit == "x" else " " + unit, by))
+    log("  %d met, %d missed, %d not measured" % (met, missed, len(TARGETS) - met - missed))
+    return out
 
 
 def machine_info(pin):
@@ -1231,10 +1478,11 @@ def machine_info(pin):
          if os.path.exists("/usr/bin/uwsgi") else "not installed"),
         ("greenc", first_line(cmd_output([GREENC, "-v"], timeout=5))
          if os.path.exists(GREENC) else "not built"),
+        ("waitress", waitress_version() if waitress_available() else "not installed"),
         ("nginx", first_line(cmd_output([NGINX, "-v"]))
          if os.path.exists(NGINX) else "not installed"),
-        ("pinning", "server on CPU 0 (taskset -c 0), wrk and h2load on CPU 1 (taskset -c 1)"
-         if pin else "none (--no-pin)"),
+        ("pinning", "server on CPU 0 (taskset -c 0), wrk and h2load on CPU 1 (taskset -c 1), "
+         "but in keepalive-unpinned" if pin else "none (--no-pin)"),
     ]
     w = max(len(k) for k, _ in info)
     for k, v in info:
@@ -1252,10 +1500,10 @@ def parse_args():
                     help="seconds per wrk or h2load run, every workload (default %d for "
                          "keepalive and close, %d for the others)"
                          % (LONG_DURATION, SHORT_DURATION))
-    ap.add_argument("--warmup", type=int, default=WARMUP_S,
+    ap.add_argument("--warmup", type=int,
                     help="seconds of unmeasured wrk or h2load before each run, 0 for "
-                         "none (h2load: at least %.1f, to size its run) (default %d)"
-                         % (CALIBRATE_S, WARMUP_S))
+                         "none (h2load: at least %.1f, to size its run) (default %d, "
+                         "--quick 0)" % (CALIBRATE_S, WARMUP_S))
     ap.add_argument("--runs", type=int, help="interleaved runs, median reported (default 3)")
     ap.add_argument("--servers", default=",".join(ALL_SERVERS),
                     help="comma list from %s (default: %s)"
@@ -1265,6 +1513,8 @@ def parse_args():
                     % (",".join(ALL_WORKLOADS),
                        ",".join(w for w in ALL_WORKLOADS if w not in DEFAULT_WORKLOADS)))
     ap.add_argument("--no-build", action="store_true", help="do not build greenc")
+    ap.add_argument("--plan", action="store_true",
+                    help="print the machine, the plan and its estimated duration, and stop")
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not pin server and wrk or h2load to CPUs")
     ap.add_argument("--json", metavar="FILE", help="also write raw per-run results as JSON")
@@ -1274,6 +1524,8 @@ def parse_args():
                          "'combined buffer=64k'); default: access_log off")
     a = ap.parse_args()
     a.runs = a.runs or (1 if a.quick else 3)
+    if a.warmup is None:
+        a.warmup = 0 if a.quick else WARMUP_S
     if (a.duration is not None and a.duration < 1) or a.runs < 1 or a.warmup < 0:
         ap.error("--duration and --runs must be >= 1, --warmup >= 0")
     a.servers = [s.strip() for s in a.servers.split(",") if s.strip()]
@@ -1285,6 +1537,30 @@ def parse_args():
         if w not in ALL_WORKLOADS:
             ap.error("unknown workload %r (choose from %s)" % (w, ", ".join(ALL_WORKLOADS)))
     return a
+
+
+# Seconds a measurement takes besides wrk's runs: start, readiness, the checked request, wrk's
+# own start, and stopping the server; measured on the 2-core development machine while it was
+# busy (Python's imports and Gunicorn's arbiter make up most of it), rounded up.  A --quick
+# run there took 127 s against the 158 s this predicts.
+SERVER_OVERHEAD = {"greenc": 1.0, "greenc-router": 1.5, "nginx": 0.5, "uwsgi": 2.0,
+                   "gunicorn-sync": 2.5, "gunicorn-gthread": 2.0, "waitress": 1.0}
+IDLE_OVERHEAD = 5.0        # idle10k: opening the idle connections
+
+
+def plan_seconds(plan, args):
+    """The plan's estimated duration in seconds."""
+    total = 0.0
+    for w, ss in plan:
+        warmup = args.warmup
+        if WORKLOADS[w].get("tool") == "h2load":
+            warmup = max(warmup, CALIBRATE_S)
+        for s in ss:
+            per = workload_duration(args, w) + warmup + SERVER_OVERHEAD.get(s, 1.5)
+            if WORKLOADS[w].get("kind") == "idle":
+                per += IDLE_OVERHEAD
+            total += args.runs * per
+    return total
 
 
 def on_term(signum, frame):
@@ -1361,15 +1637,7 @@ def main():
         log()
         log("machine:")
         machine_info(args.pin)
-        total = 0
-        for w, ss in plan:
-            warmup = args.warmup
-            if WORKLOADS[w].get("tool") == "h2load":
-                warmup = max(warmup, CALIBRATE_S)
-            per = workload_duration(args, w) + warmup + 1.5   # start, check, stop
-            if WORKLOADS[w].get("kind") == "idle":
-                per += 5                     # opening the idle connections
-            total += args.runs * len(ss) * per
+        total = plan_seconds(plan, args)
         log()
         log("plan: %d run(s) x %d workload(s), %d measurements in all, each on a freshly "
             "started server\n      (+%d s warm-up each); roughly %d s (%.1f min) in all"
@@ -1378,10 +1646,21 @@ def main():
         log("workloads, servers and wrk or h2load command lines (PORT is a fresh free port per"
             " run, TMP the temporary directory):")
         for w, ss in plan:
-            log("  %-13s %s" % (w, WORKLOADS[w]["desc"]))
-            log("  %-13s servers: %s" % ("", ", ".join(ss) or "(none selected)"))
-            log("  %-13s %s" % ("", load_argv_shown(w, workload_duration(args, w), args.pin)))
+            log("  %-18s %s" % (w, WORKLOADS[w]["desc"]))
+            log("  %-18s servers: %s" % ("", ", ".join(ss) or "(none selected)"))
+            log("  %-18s %s" % ("", load_argv_shown(w, workload_duration(args, w),
+                                                        pinned(args, w))))
         log()
+        if args.plan:
+            return 0
+        conns = max(WORKLOADS[w].get("connections", 50) for w, _ in plan) if plan else 50
+        if conns > 100:
+            # c500: wrk and the servers (which inherit it) need a descriptor per connection
+            # and then some; a soft limit of 1024 would do, this leaves room
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            want = 8 * conns if hard == resource.RLIM_INFINITY else min(hard, 8 * conns)
+            if soft != resource.RLIM_INFINITY and soft < want:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
         for run in range(1, args.runs + 1):
             for w, ss in plan:
@@ -1394,7 +1673,7 @@ def main():
                     except KeyboardInterrupt:
                         raise
                     except Exception as e:
-                        log("run %d %-13s %-17s FAILED: %s" % (run, w, s, e))
+                        log("run %d %-18s %-16s FAILED: %s" % (run, w, s, e))
                         log("  (skipping %s for the rest of %s)" % (s, w))
                         failures.append((run, w, s, str(e)))
                         broken.add((s, w))
@@ -1409,20 +1688,24 @@ def main():
                     for hdr, key, f, _ in EXTRA_COLUMNS.get(WORKLOADS[w].get("kind"), []):
                         more += "  %s %s" % (hdr, fmt(r.get(key), f))
                     (lat1, key1), (lat2, key2) = LATENCY_COLUMNS[r["tool"]]
-                    log("run %d %-13s %-17s %8.0f req/s  %s %6.2f ms  %s %7.2f ms  "
-                        "%7.1f us/req  rss %s MB  (%d procs, %.0f s)%s%s%s"
+                    log("run %d %-18s %-16s %8.0f req/s  %s %6.2f ms  %s %7.2f ms  "
+                        "%7.1f us/req  RSS/PSS MB wkr %s mst %s  (%d procs, %.0f s)%s%s%s"
                         % (run, w, s, r["rps"], lat1.split()[0], r[key1] or 0,
-                           lat2.split()[0], r[key2] or 0,
-                           r["cpu_us_per_req"], fmt(r["worker_rss_mb"], ".1f"), r["procs"],
+                           lat2.split()[0], r[key2] or 0, r["cpu_us_per_req"],
+                           ",".join(proc_mb(p) for p in r["memory"]["workers"]),
+                           proc_mb(r["memory"]["master"]), r["procs"],
                            time.monotonic() - t0, more, errs, r["note"]))
 
         summaries = {}
         for w, ss in plan:
             summaries[w] = print_table(w, ss, results)
         log()
-        log("req/s, p50, p99, CPU, RSS: medians over runs; errors: wrk socket errors +")
-        log("non-2xx/3xx, summed over runs. 'greenc x rps' = greenc req/s / this server's;")
-        log("'CPU / greenc' = this server's CPU per request / greenc's.")
+        log("req/s, p50, p99, CPU, RSS, PSS: medians over runs; errors: wrk socket errors +")
+        log("non-2xx/3xx, summed over runs. 'procs' = the server's processes; 'wkr RSS/PSS' =")
+        log("the median over its worker processes (the master's direct children) of VmRSS and")
+        log("Pss (smaps_rollup) after the run; 'mst' = the master's; 'PSS sum' = Pss of all its")
+        log("processes, shared pages counted once. 'x greenc' tables: each figure / greenc's in")
+        log("the same workload.")
         if any(WORKLOADS[w].get("tool") == "h2load" for w in summaries):
             log("TLS workloads (h2load): 'mean', 'max' = h2load's time for request (from sending")
             log("it to the end of the response; no percentiles); any failed request fails the")
@@ -1438,6 +1721,7 @@ def main():
             log("byte) made while wrk runs; p50 = median of runs' medians, max over all runs;")
             log("a probe slower than %.0f s or not answered 200 counts in 'probe fails'."
                 % PROBE_TIMEOUT)
+        targets = print_targets(summaries, args)
         if failures:
             log()
             log("FAILED measurements:")
@@ -1445,7 +1729,7 @@ def main():
                 log("  run %d %s %s: %s" % f)
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"args": vars(args), "summary": summaries,
+                json.dump({"args": vars(args), "summary": summaries, "targets": targets,
                            "runs": {"%s/%s" % k: [{kk: vv for kk, vv in r.items()}
                                                   for r in v]
                                     for k, v in results.items()},
