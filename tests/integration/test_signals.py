@@ -118,6 +118,7 @@ def test_hup_loads_new_config_and_code(greenc):
     assert greenc.get("/").body == b"Hello again!\n"
 
 
+@pytest.mark.allow_log(r'\[emerg\] .*unknown directive "bogus_directive"')
 def test_hup_with_invalid_config_keeps_serving_old_generation(greenc):
     old = greenc.wait_workers(2)
     greenc.write_config(main_extra="bogus_directive on;")
