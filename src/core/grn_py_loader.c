@@ -19,6 +19,7 @@
 #include "grn_py.h"
 
 #include <dlfcn.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 
 extern const char  grn_py_image[];
@@ -81,7 +82,20 @@ grn_py_load(grn_log_t *log)
 
     handle = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
     if (handle == NULL) {
-        grn_log_error(GRN_LOG_EMERG, log, 0, "cannot load the Python module: %s", dlerror());
+        /*
+         * An error, not an emergency: this worker fails to boot and the master backs off. The
+         * usual cause is an app's limit_as too small to map libpython: say so.
+         */
+        struct rlimit  rl;
+
+        if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            grn_log_error(GRN_LOG_ERR, log, 0, "cannot load the Python module: %s (this "
+                          "worker's address space is limited to %llu bytes: is the app's "
+                          "\"limit_as\" too small?)", dlerror(),
+                          (unsigned long long) rl.rlim_cur);
+        } else {
+            grn_log_error(GRN_LOG_ERR, log, 0, "cannot load the Python module: %s", dlerror());
+        }
         return GRN_ERROR;
     }
     mod = dlsym(handle, GRN_PY_MODULE_SYMBOL);

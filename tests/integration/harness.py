@@ -324,7 +324,9 @@ class Greenc:
 
     # -- life cycle -------------------------------------------------------
 
-    def start(self, wait=True, ready_path="/healthz", args=()):
+    def start(self, wait=True, ready_path="/healthz", args=(), wrapper=()):
+        """Start the master; wrapper is a command that execs the rest (ulimit, unshare):
+        the process started is still the master itself."""
         if not self.conf.exists():
             self.write_config()
         assert os.access(GREENC_BIN, os.X_OK), f"greenc binary not found: {GREENC_BIN}"
@@ -332,7 +334,7 @@ class Greenc:
         self._err = open(self.stderr_file, "ab")
         if self not in STARTED:
             STARTED.append(self)
-        self.proc = subprocess.Popen([GREENC_BIN, "-c", str(self.conf), *args],
+        self.proc = subprocess.Popen([*wrapper, GREENC_BIN, "-c", str(self.conf), *args],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self._out, stderr=self._err)
         if wait:
