@@ -331,7 +331,12 @@ grn_write_pid(grn_cycle_t *cycle)
                       cycle->core->pid.data);
         return GRN_ERROR;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /*
+     * A fresh file, never one left behind (whose mode or owner could be anything) and never
+     * through a symlink: the pid file is 0644 (less with a stricter umask), written by root.
+     */
+    (void) unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd == -1) {
         grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "open() \"%s\" failed", tmp);
         return GRN_ERROR;
