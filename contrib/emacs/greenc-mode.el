@@ -38,8 +38,9 @@
   "Directives that open a block.")
 
 (defconst greenc-directives
-  '("access_log" "add_request_id_header" "alias" "allow" "app" "chdir"
-    "client_body_buffer_size" "client_body_temp_path" "client_body_timeout"
+  '("access_log" "add_request_id_header" "alias" "allow" "allow_root_workers"
+    "app" "chdir" "client_body_buffer_size" "client_body_temp_path"
+    "client_body_timeout"
     "client_header_buffer_size" "client_header_timeout" "client_max_body_size"
     "daemon" "default_type" "deny" "disable_symlinks" "env" "error_log"
     "graceful_timeout" "home" "http" "index" "keepalive_requests"

@@ -331,7 +331,12 @@ grn_write_pid(grn_cycle_t *cycle)
                       cycle->core->pid.data);
         return GRN_ERROR;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /*
+     * A fresh file, never one left behind (whose mode or owner could be anything) and never
+     * through a symlink: the pid file is 0644 (less with a stricter umask), written by root.
+     */
+    (void) unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd == -1) {
         grn_log_error(GRN_LOG_EMERG, cycle->log, errno, "open() \"%s\" failed", tmp);
         return GRN_ERROR;
@@ -469,6 +474,7 @@ main(int argc, char **argv)
         }
     }
     if (conf_path == NULL) {
+        free(prefix_path);
         return 1;
     }
 
@@ -479,16 +485,18 @@ main(int argc, char **argv)
     conf_param.data = (char *) (o.conf_param ? o.conf_param : "");
     conf_param.len = strlen(conf_param.data);
 
+    rc = 1;
     cycle = grn_cycle_init(NULL, log, &conf_file, &prefix, &conf_param);
     if (cycle == NULL) {
         if (o.test) {
             grn_log_stderr(0, "configuration file %s test failed", conf_path);
         }
-        return 1;
+        goto done;
     }
 
     if (o.signal) {
-        return grn_signal_process(cycle, o.signal);
+        rc = grn_signal_process(cycle, o.signal);
+        goto done;
     }
 
     if (o.test) {
@@ -497,7 +505,7 @@ main(int argc, char **argv)
         grn_log_stderr(0, "the configuration file %s syntax is ok", conf_path);
         if (grn_test_apps(cycle) != GRN_OK) {
             grn_log_stderr(0, "configuration file %s test failed", conf_path);
-            return 1;
+            goto done;
         }
         grn_log_stderr(0, "configuration file %s test is successful", conf_path);
 
@@ -511,18 +519,19 @@ main(int argc, char **argv)
             }
             fflush(stdout);
         }
-        return 0;
+        rc = 0;
+        goto done;
     }
 
     if (cycle->groups.nelts == 0) {
         grn_log_error(GRN_LOG_EMERG, log, 0, "nothing to serve: the configuration has no "
                       "\"listen\" in any server");
-        return 1;
+        goto done;
     }
 
     /* Start-up errors go to the terminal as well as to the error log. */
     if (grn_cycle_open_files(cycle) != GRN_OK) {
-        return 1;
+        goto done;
     }
     if (cycle->log->fd != STDERR_FILENO) {
         cycle->log->next = log;
@@ -534,16 +543,16 @@ main(int argc, char **argv)
         || grn_systemd_adopt(cycle, cycle->log) != GRN_OK
         || grn_cycle_open_listening(cycle) != GRN_OK)
     {
-        return 1;
+        goto done;
     }
 
     /* A master started by an upgrade is already where its parent put it (as in nginx). */
     if (cycle->core->daemon && !inherited && grn_daemonize(cycle->log) != GRN_OK) {
-        return 1;
+        goto done;
     }
 
     if (grn_write_pid(cycle) != GRN_OK) {
-        return 1;
+        goto done;
     }
 
     if (geteuid() == 0) {
@@ -560,9 +569,19 @@ main(int argc, char **argv)
 
     cycle->log->next = NULL;
 
-    /* The master takes the cycle over: reloads replace and free it. */
+    /* The master takes the cycle over: reloads replace it, and it frees the last one. */
     rc = grn_master_process(cycle);
+    cycle = NULL;
 
+done:
+
+    /*
+     * Everything is freed on the way out (a leak check at exit must find nothing); a cycle
+     * that failed half-way is only freed: its listeners and files close with the process.
+     */
+    if (cycle != NULL) {
+        grn_destroy_pool(cycle->pool);
+    }
     free(conf_path);
     free(prefix_path);
     return rc;

@@ -35,6 +35,10 @@ const grn_command_t grn_core_commands[] = {
     { grn_string("user"), GRN_MAIN_CONF | GRN_CONF_TAKE12,
       grn_core_user, GRN_CONF_CTX_CORE, offsetof(grn_core_conf_t, user), NULL },
 
+    { grn_string("allow_root_workers"), GRN_MAIN_CONF | GRN_CONF_FLAG,
+      grn_conf_set_flag_slot, GRN_CONF_CTX_CORE,
+      offsetof(grn_core_conf_t, allow_root_workers), NULL },
+
     { grn_string("graceful_timeout"), GRN_MAIN_CONF | GRN_CONF_TAKE1,
       grn_conf_set_msec_slot, GRN_CONF_CTX_CORE,
       offsetof(grn_core_conf_t, graceful_timeout), NULL },
@@ -403,7 +407,10 @@ static grn_int_t
 grn_core_check_user(grn_log_t *log, grn_str_t *user, grn_str_t *group, grn_str_t *file,
     grn_uint_t line)
 {
-    if (user->data && getpwnam(user->data) == NULL) {
+    struct passwd  *pw;
+
+    pw = user->data ? getpwnam(user->data) : NULL;
+    if (user->data && pw == NULL) {
         grn_log_error(GRN_LOG_EMERG, log, 0, "user \"%s\" does not exist in %.*s:%lu",
                       user->data, (int) file->len, file->data, (unsigned long) line);
         return GRN_ERROR;
@@ -412,6 +419,9 @@ grn_core_check_user(grn_log_t *log, grn_str_t *user, grn_str_t *group, grn_str_t
         grn_log_error(GRN_LOG_EMERG, log, 0, "group \"%s\" does not exist in %.*s:%lu",
                       group->data, (int) file->len, file->data, (unsigned long) line);
         return GRN_ERROR;
+    }
+    if (pw != NULL && pw->pw_uid == 0 && geteuid() == 0) {
+        return GRN_DECLINED;            /* root: the caller decides (allow_root_workers) */
     }
     return GRN_OK;
 }
@@ -424,6 +434,7 @@ grn_core_conf_finish(grn_cycle_t *cycle, grn_log_t *log)
     grn_core_conf_t  *ccf = cycle->core;
 
     grn_conf_init_value(ccf->daemon, 0);
+    grn_conf_init_value(ccf->allow_root_workers, 0);
     grn_conf_init_value(ccf->worker_connections, 1024);
     /* The router is pure C and never blocks: one process per core uses the machine. */
     if (ccf->router_workers == GRN_CONF_UNSET || ccf->router_workers == GRN_WORKERS_AUTO) {
@@ -476,9 +487,26 @@ grn_core_conf_finish(grn_cycle_t *cycle, grn_log_t *log)
             app->group = ccf->group;
         }
 
-        if (grn_core_check_user(log, &app->user, &app->group, &app->file, app->line)
-            != GRN_OK)
-        {
+        /*
+         * An app that would run as root because the config says "user root" (in its block or
+         * in the main context) is refused unless allow_root_workers confirms it: app code as
+         * root turns any bug in it into the machine's. Without any "user" the master only
+         * warns at start-up (greenc.c), so that a quick start as root still runs.
+         */
+        switch (grn_core_check_user(log, &app->user, &app->group, &app->file, app->line)) {
+        case GRN_OK:
+            break;
+        case GRN_DECLINED:
+            if (ccf->allow_root_workers) {
+                break;
+            }
+            grn_log_error(GRN_LOG_EMERG, log, 0, "app \"%.*s\" in %.*s:%lu would run as root "
+                          "(user \"%s\"): set another \"user\", or \"allow_root_workers on;\" "
+                          "in the main context if the app must run as root",
+                          (int) app->name.len, app->name.data, (int) app->file.len,
+                          app->file.data, (unsigned long) app->line, app->user.data);
+            return GRN_ERROR;
+        default:
             return GRN_ERROR;
         }
     }

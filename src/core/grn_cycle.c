@@ -132,6 +132,7 @@ grn_cycle_init(grn_cycle_t *old_cycle, grn_log_t *log, const grn_str_t *conf_fil
     ccf->env = GRN_CONF_UNSET_PTR;
     ccf->worker_connections = GRN_CONF_UNSET;
     ccf->router_workers = GRN_CONF_UNSET;
+    ccf->allow_root_workers = GRN_CONF_UNSET;
     cycle->core = ccf;
 
     cf.temp_pool = grn_create_pool(GRN_POOL_DEFAULT_SIZE, log);

@@ -26,6 +26,7 @@ typedef struct {
     grn_array_t     *env;               /* of grn_str_t "KEY=VALUE" for every app */
     grn_int_t        worker_connections;
     grn_int_t        router_workers;
+    grn_flag_t       allow_root_workers; /* an explicit "user root" for an app is meant */
     grn_flag_t       error_log_set;     /* an error_log directive was given */
 } grn_core_conf_t;
 

@@ -125,6 +125,7 @@ grn_master_process(grn_cycle_t *cycle)
     if (grn_signals_init_master(cycle->log, &wait_mask) != GRN_OK
         || grn_scoreboard_init(GRN_MAX_PROCESSES, cycle->log) != GRN_OK)
     {
+        grn_cycle_release(cycle, NULL);
         return 1;
     }
 
@@ -300,10 +301,15 @@ grn_master_process(grn_cycle_t *cycle)
     }
     grn_log_error(GRN_LOG_NOTICE, cycle->log, 0, "exit");
 
+    /*
+     * Free every generation, the running one too: after a reload nothing else points at it,
+     * and a leak check at exit (LeakSanitizer in the test builds) must find the master clean.
+     */
     for (i = 0; i < grn_nold_cycles; i++) {
-        grn_cycle_release(grn_old_cycles[i], NULL);
+        grn_cycle_release(grn_old_cycles[i], cycle);
     }
     grn_nold_cycles = 0;
+    grn_cycle_release(cycle, NULL);
 
     return 0;
 }
@@ -654,17 +660,38 @@ grn_master_fd_shared(grn_cycle_t *cycle, grn_cycle_t *except, int fd)
     return 0;
 }
 
+/* Whether the cycle writes to this fd: its error log or one of its open files. */
+static grn_flag_t
+grn_master_cycle_writes(grn_cycle_t *cycle, int fd)
+{
+    grn_uint_t        i;
+    grn_open_file_t  *file = cycle->open_files.elts;
+
+    if (fd == STDERR_FILENO || cycle->log->fd == fd) {
+        return 1;
+    }
+    for (i = 0; i < cycle->open_files.nelts; i++) {
+        if (file[i].fd == fd) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
- * In a worker just forked: the master keeps the listeners of older generations open until
- * their last worker exits, and a new worker that inherited them would keep an address removed
- * by the reload listening (and queueing clients nobody serves) after the master closed it.
- * Sockets the worker's own generation took over (same address) stay open.
+ * In a worker just forked: the master keeps the listeners and files of older generations open
+ * until their last worker exits, and a new worker that inherited them would keep an address
+ * removed by the reload listening (and queueing clients nobody serves) after the master closed
+ * it, and hold the old error and access logs open for its whole life (a descriptor more per
+ * reload, and files logrotate can never free). Sockets the worker's own generation took over
+ * (same address) stay open.
  */
 void
-grn_master_close_old_listening(grn_cycle_t *cycle)
+grn_master_close_old_fds(grn_cycle_t *cycle)
 {
     grn_uint_t        i, c;
     grn_cycle_t      *old;
+    grn_open_file_t  *file;
     grn_listening_t  *ls;
 
     for (c = 0; c < grn_nold_cycles; c++) {
@@ -676,6 +703,15 @@ grn_master_close_old_listening(grn_cycle_t *cycle)
         for (i = 0; i < old->listening.nelts; i++) {
             if (ls[i].fd != -1 && !grn_master_cycle_holds(cycle, ls[i].fd)) {
                 close(ls[i].fd);
+            }
+        }
+        if (old->log->fd != -1 && !grn_master_cycle_writes(cycle, old->log->fd)) {
+            close(old->log->fd);
+        }
+        file = old->open_files.elts;
+        for (i = 0; i < old->open_files.nelts; i++) {
+            if (file[i].fd != -1 && !grn_master_cycle_writes(cycle, file[i].fd)) {
+                close(file[i].fd);
             }
         }
     }

@@ -192,7 +192,7 @@ grn_process_spawn(grn_cycle_t *cycle, grn_group_t *group, grn_msec_t now)
             }
         }
         close(pair[0]);
-        grn_master_close_old_listening(cycle);
+        grn_master_close_old_fds(cycle);
         grn_sb_self = grn_scoreboard ? &grn_scoreboard[slot] : NULL;
         grn_worker_process(cycle, group, pair[1]);
     }

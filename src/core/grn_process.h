@@ -107,8 +107,8 @@ void grn_worker_app_leave(void);
 void grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     __attribute__((noreturn));
 
-/* In a new worker: closes the older generations' listeners that `cycle` did not take over. */
-void grn_master_close_old_listening(grn_cycle_t *cycle);
+/* In a new worker: closes the older generations' listeners and log files `cycle` does not use. */
+void grn_master_close_old_fds(grn_cycle_t *cycle);
 
 /*
  * The master: runs until stopped, then removes the pid file; returns the exit status. It owns

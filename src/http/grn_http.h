@@ -141,6 +141,7 @@ struct grn_http_worker_s {
     grn_http_conn_t      **all;          /* every open connection, for draining */
     grn_uint_t             nall;
     grn_timer_t            accept_timer; /* resumes accepting after EMFILE */
+    grn_msec_t             limit_logged; /* when "worker_connections reached" was logged */
     grn_http_conn_t       *free_conns;
     char                  *free_bufs[32];
     size_t                 free_buf_size;

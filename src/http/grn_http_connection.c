@@ -23,6 +23,7 @@
 
 #define GRN_HTTP_LINGERING_TIMEOUT  2000
 #define GRN_HTTP_ACCEPT_RETRY       1000     /* ms to wait after EMFILE before accepting again */
+#define GRN_HTTP_LIMIT_LOG_EVERY    60000    /* ms between "worker_connections reached" lines */
 
 static void grn_http_accept_handler(grn_event_t *ev, uint32_t events);
 static void grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
@@ -311,6 +312,25 @@ grn_http_worker_adopt(grn_http_worker_t *w, int fd, grn_listening_t *ls)
     grn_http_conn_open(w, fd, ls, &sa);
 }
 
+/*
+ * At worker_connections a thread stops accepting: new connections wait in the listen queue
+ * (nginx would accept and drop them). Say so, at most once a minute per thread: a server held
+ * at its limit would otherwise log a line per connection.
+ */
+static void
+grn_http_limit_reached(grn_http_worker_t *w)
+{
+    grn_msec_t  now = grn_monotonic_msec();
+
+    if (w->limit_logged != 0 && now - w->limit_logged < GRN_HTTP_LIMIT_LOG_EVERY) {
+        return;
+    }
+    w->limit_logged = now;
+    grn_log_error(GRN_LOG_WARN, w->log, 0, "worker_connections %u reached: new connections "
+                  "wait in the listen queue until one closes; raise \"worker_connections\" "
+                  "or add workers", (unsigned) w->max_connections);
+}
+
 /* Sets up an accepted connection in this thread's loop and starts reading its request. */
 static void
 grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
@@ -404,6 +424,7 @@ grn_http_conn_open(grn_http_worker_t *w, int fd, grn_listening_t *ls,
     __atomic_store_n(&w->connections, w->connections + 1, __ATOMIC_RELAXED);
     if (w->connections >= w->max_connections && !w->paused) {
         grn_http_listeners_enable(w, 0);
+        grn_http_limit_reached(w);
     }
 
     /* On loopback the request usually arrived with the handshake: read without waiting. */

@@ -29,7 +29,9 @@
  * A connection that took body bytes is never retried.
  *
  * Errors: no app worker accepting (the scoreboard says so), a connection refused or reset, a
- * malformed answer: 502, logged at error with the app's name. No answer within the app's
+ * malformed answer: 502, logged at error with the app's name. No descriptor for a connection to
+ * the app (EMFILE and the like) or the app's accept queue full (EAGAIN): 503, the router or the
+ * app is overloaded for now and a retry may succeed. No answer within the app's
  * `timeout`: 504. A pooled connection the app closed just as it was reused (keep-alive race,
  * an app worker draining) is retried once on a fresh one when the request cannot have been
  * processed (the write failed or the connection was reset) or its method is idempotent.
@@ -204,13 +206,35 @@ grn_http_upstream_alloc(grn_http_worker_t *w, grn_http_proxy_t *proxy)
     return u;
 }
 
-/* A new connection to the app's internal socket; NULL (logged) when the app cannot be had. */
-static grn_http_upstream_t *
-grn_http_upstream_connect(grn_http_worker_t *w, grn_http_proxy_t *proxy, grn_http_peer_t *peer)
+/* Errors that say "too busy for now" rather than "broken": 503, not 502. */
+static grn_uint_t
+grn_http_upstream_status(int err)
 {
-    int                   fd;
+    switch (err) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EAGAIN:
+        return 503;
+    default:
+        return 502;
+    }
+}
+
+/*
+ * A new connection to the app's internal socket; NULL (logged) when the app cannot be had,
+ * with *status the answer to give (502 or 503).
+ */
+static grn_http_upstream_t *
+grn_http_upstream_connect(grn_http_worker_t *w, grn_http_proxy_t *proxy, grn_http_peer_t *peer,
+    grn_uint_t *status)
+{
+    int                   fd, err;
     grn_listening_t      *ls = peer->app->internal;
     grn_http_upstream_t  *u;
+
+    *status = 502;
 
     /*
      * The master holds the socket open even when no worker of the app runs: while the app
@@ -225,21 +249,27 @@ grn_http_upstream_connect(grn_http_worker_t *w, grn_http_proxy_t *proxy, grn_htt
 
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
-        grn_log_error(GRN_LOG_ERR, w->log, errno, "socket() for app \"%.*s\" failed; "
-                      "answering 502", (int) peer->app->name.len, peer->app->name.data);
+        err = errno;
+        *status = grn_http_upstream_status(err);
+        grn_log_error(GRN_LOG_ERR, w->log, err, "socket() for app \"%.*s\" failed; "
+                      "answering %u", (int) peer->app->name.len, peer->app->name.data,
+                      (unsigned) *status);
         return NULL;
     }
     /* A unix socket connects at once or not at all (EAGAIN: its accept queue is full). */
     if (connect(fd, &ls->u.sockaddr, ls->socklen) == -1) {
-        grn_log_error(GRN_LOG_ERR, w->log, errno, "connect() to app \"%.*s\" at %.*s failed; "
-                      "answering 502", (int) peer->app->name.len, peer->app->name.data,
-                      (int) ls->addr_text.len, ls->addr_text.data);
+        err = errno;
+        *status = grn_http_upstream_status(err);
+        grn_log_error(GRN_LOG_ERR, w->log, err, "connect() to app \"%.*s\" at %.*s failed; "
+                      "answering %u", (int) peer->app->name.len, peer->app->name.data,
+                      (int) ls->addr_text.len, ls->addr_text.data, (unsigned) *status);
         close(fd);
         return NULL;
     }
 
     u = grn_http_upstream_alloc(w, proxy);
     if (u == NULL) {
+        *status = 503;
         close(fd);
         return NULL;
     }
@@ -624,12 +654,14 @@ grn_http_proxy_idempotent(grn_http_request_t *r)
 /*
  * Gets a connection to the location's app and sends the request, retrying on a fresh
  * connection when a pooled one turns out closed. GRN_AGAIN: sent or being sent, the answer
- * will come through the handler; GRN_OK: no app to be had, r->response holds a 502 page.
+ * will come through the handler; GRN_OK: no app to be had, r->response holds a 502 or 503
+ * page.
  */
 static grn_int_t
 grn_http_proxy_send(grn_http_conn_t *hc, char *head, size_t head_len)
 {
     grn_int_t             rc;
+    grn_uint_t            status;
     grn_http_peer_t      *peer;
     grn_http_proxy_t     *proxy;
     grn_http_request_t   *r = hc->r;
@@ -650,9 +682,9 @@ grn_http_proxy_send(grn_http_conn_t *hc, char *head, size_t head_len)
             u->idle = 0;
             u->reused = 1;
         } else {
-            u = grn_http_upstream_connect(hc->worker, proxy, peer);
+            u = grn_http_upstream_connect(hc->worker, proxy, peer, &status);
             if (u == NULL) {
-                return grn_http_error_page(r, 502) == GRN_OK ? GRN_OK : GRN_ERROR;
+                return grn_http_error_page(r, status) == GRN_OK ? GRN_OK : GRN_ERROR;
             }
             u->reused = 0;
         }

@@ -323,7 +323,7 @@ grn_py_traceback_text(PyObject *type, PyObject *value, PyObject *tb)
 void
 grn_py_log_exception(grn_uint_t level, const char *fmt, ...)
 {
-    char        what[512];
+    char        what[512], fallback[256], hint[128];
     size_t      len;
     va_list     args;
     PyObject   *type, *value, *tb, *text;
@@ -355,14 +355,31 @@ grn_py_log_exception(grn_uint_t level, const char *fmt, ...)
             len--;
         }
 
-    } else {
-        tb_data = (type != NULL) ? "(the traceback could not be formatted)" : "";
+    } else if (type != NULL) {
+        /* Out of memory, formatting fails too: the type's name needs no allocation. */
+        snprintf(fallback, sizeof(fallback), "%s (the traceback could not be formatted)",
+                 PyExceptionClass_Check(type) ? ((PyTypeObject *) type)->tp_name : "?");
+        tb_data = fallback;
         len = strlen(tb_data);
+
+    } else {
+        tb_data = "";
+        len = 0;
     }
 
-    Py_BEGIN_ALLOW_THREADS grn_log_error(level, grn_py.log, 0, "app \"%.*s\": %s%s%.*s",
+    /* A MemoryError under the app's own address-space limit: name the directive to raise. */
+    hint[0] = '\0';
+    if (type != NULL && PyErr_GivenExceptionMatches(type, PyExc_MemoryError)
+        && grn_py.app->limit_as != GRN_CONF_UNSET)
+    {
+        snprintf(hint, sizeof(hint), "\n(out of memory within the app's limit_as of %lld "
+                 "bytes: raise \"limit_as\" if the app needs more)",
+                 (long long) grn_py.app->limit_as);
+    }
+
+    Py_BEGIN_ALLOW_THREADS grn_log_error(level, grn_py.log, 0, "app \"%.*s\": %s%s%.*s%s",
                                          (int) grn_py.app->name.len, grn_py.app->name.data, what,
-                                         len ? "\n" : "", (int) len, tb_data);
+                                         len ? "\n" : "", (int) len, tb_data, hint);
     Py_END_ALLOW_THREADS
 
         Py_XDECREF(text);

@@ -3,12 +3,14 @@
 greenc_factory(name, **config_pieces) makes servers in the test's tmp dir,
 greenc is one started with the default config, shared_greenc is one per module
 for read-only tests. Every server is stopped by PID in teardown, and a test
-fails if a server it ran printed a sanitizer report.
+fails if a server it ran printed a sanitizer report, or logged an [alert] or
+[crit] line (or [emerg] after a successful start) that the test does not name
+with @pytest.mark.allow_log(regex, ...): the log gate.
 """
 
 import pytest
 
-from harness import GREENC_BIN, LIVE, SANITIZED, Greenc, serving
+from harness import GREENC_BIN, LIVE, SANITIZED, STARTED, Greenc, serving
 
 
 @pytest.fixture
@@ -61,6 +63,33 @@ def _no_sanitizer_reports_during_test():
         new += [r for r in g.sanitizer_reports() if r not in before.get(id(g), set())]
     if new:
         pytest.fail("sanitizer reports: " + "; ".join(new))
+
+
+@pytest.fixture(autouse=True)
+def _no_alert_or_crit_in_logs(request):
+    """The log gate: fail the test during which a server logged [alert], [crit] or, after
+    it started, [emerg], unless @pytest.mark.allow_log names the line. It runs after the
+    test's own fixtures have stopped their servers (autouse fixtures are set up first and
+    torn down last), so lines logged while stopping count too. A server that outlives the
+    test (module scope) is read on from where the last test left it."""
+    yield
+    allowed = [p for m in request.node.iter_markers("allow_log") for p in m.args]
+    found = []
+    for g in list(STARTED):
+        ends = g.log_marks()
+        found += g.gated_lines(g.gate_mark, allowed, ends)
+        g.gate_mark = ends
+        if g.proc is None or g.proc.poll() is not None:
+            STARTED.remove(g)           # stopped: nothing more to read from it
+    if found:
+        pytest.fail("the log gate refuses these lines (name an expected one with "
+                    "@pytest.mark.allow_log(regex)):\n" + "\n".join(found))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "allow_log(*regexes): lines at [alert], [crit] or [emerg] that the test "
+        "provokes on purpose; the log gate lets only these through")
 
 
 def pytest_report_header(config):

@@ -17,6 +17,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -41,6 +42,15 @@ STOP_TIMEOUT = 15 * SLOW
 
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
                      "UndefinedBehaviorSanitizer")
+
+# The log gate (conftest.py): a test fails when a server it ran logged a line at one of these
+# levels, unless the test names the line with @pytest.mark.allow_log(regex, ...). [emerg]
+# counts only after "started, generation" in the same file (a config error at start-up is
+# what a test of bad configs is about; after a successful start it means a reload or a worker
+# met something it could not handle).
+GATED_LINE = re.compile(r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d |greenc: )"
+                        r"\[(emerg|alert|crit)\] .*$", re.M)
+STARTED_LINE = re.compile(r"\[notice\] \d+#\d+: greenc/\S+ started, generation ")
 
 
 # ---------------------------------------------------------------------------
@@ -272,6 +282,7 @@ class Greenc:
         self.stderr_file = self.dir / "stderr.log"
         self.proc = None
         self._known_workers = {}        # pid -> starttime, for the teardown kill
+        self.gate_mark = (0, 0)         # how far the log gate has read (conftest.py)
         self.install_apps()
 
     # -- files ------------------------------------------------------------
@@ -313,13 +324,17 @@ class Greenc:
 
     # -- life cycle -------------------------------------------------------
 
-    def start(self, wait=True, ready_path="/healthz", args=()):
+    def start(self, wait=True, ready_path="/healthz", args=(), wrapper=()):
+        """Start the master; wrapper is a command that execs the rest (ulimit, unshare):
+        the process started is still the master itself."""
         if not self.conf.exists():
             self.write_config()
         assert os.access(GREENC_BIN, os.X_OK), f"greenc binary not found: {GREENC_BIN}"
         self._out = open(self.stdout_file, "ab")
         self._err = open(self.stderr_file, "ab")
-        self.proc = subprocess.Popen([GREENC_BIN, "-c", str(self.conf), *args],
+        if self not in STARTED:
+            STARTED.append(self)
+        self.proc = subprocess.Popen([*wrapper, GREENC_BIN, "-c", str(self.conf), *args],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self._out, stderr=self._err)
         if wait:
@@ -440,6 +455,35 @@ class Greenc:
         return (f"--- error log ({self.error_log}) ---\n{self.log_text()[-4000:]}\n"
                 f"--- stderr ---\n{self.stderr_text()[-4000:]}")
 
+    def log_marks(self):
+        """Where the error log and stderr end now (the gate reads only what follows)."""
+        return tuple(_file_size(f) for f in (self.error_log, self.stderr_file))
+
+    def gated_lines(self, marks=(0, 0), allowed=(), ends=None):
+        """[alert], [crit] and (after a successful start) [emerg] lines written between
+        marks and ends (default: now), except those an allowed regex matches: the log
+        gate's findings."""
+        found = []
+        ends = ends or self.log_marks()
+        for (name, path), mark, end in zip((("error log", self.error_log),
+                                            ("stderr", self.stderr_file)), marks, ends):
+            try:
+                with open(path, "rb") as f:
+                    text = f.read(end).decode("utf-8", "replace")
+            except FileNotFoundError:
+                continue
+            for m in GATED_LINE.finditer(text):
+                if m.start() < mark:
+                    continue
+                line = m.group(0)
+                if m.group(1) == "emerg" and (name == "stderr" or
+                                              not STARTED_LINE.search(text, 0, m.start())):
+                    continue
+                if any(re.search(a, line) for a in allowed):
+                    continue
+                found.append(f"{name}: {line}")
+        return found
+
     def sanitizer_reports(self):
         found = []
         for name, text in (("error log", self.log_text()), ("stderr", self.stderr_text())):
@@ -462,6 +506,13 @@ class Greenc:
 
     def raw(self, data, timeout=REQUEST_TIMEOUT, shut_wr=False, port=None):
         return raw_exchange(port or self.port, data, timeout, shut_wr)
+
+
+def _file_size(path):
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
 
 
 def parse_responses(data, head_only=()):
@@ -593,11 +644,14 @@ class RequestLoop(threading.Thread):
 # servers that live longer than one test
 
 LIVE = []          # every server running now, for the per-test sanitizer check (conftest.py)
+STARTED = []       # every server started and not yet checked by the log gate (conftest.py)
 
 
 @contextlib.contextmanager
-def serving(g):
-    """Start g, yield it, stop it by PID; fail if it printed a sanitizer report."""
+def serving(g, allow_log=()):
+    """Start g, yield it, stop it by PID; fail if it printed a sanitizer report or, since the
+    last test that used it, a line the log gate refuses (allow_log: regexes of lines that
+    the module's server is expected to log)."""
     LIVE.append(g)
     try:
         g.start()
@@ -607,3 +661,9 @@ def serving(g):
         LIVE.remove(g)
     reports = g.sanitizer_reports()
     assert not reports, "sanitizer reports: " + "; ".join(reports) + "\n" + g.diagnostics()
+    ends = g.log_marks()
+    lines = g.gated_lines(g.gate_mark, allow_log, ends)
+    g.gate_mark = ends
+    if g in STARTED:
+        STARTED.remove(g)
+    assert not lines, "alert/crit/emerg lines while stopping:\n" + "\n".join(lines)

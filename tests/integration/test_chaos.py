@@ -11,6 +11,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import harness
 from harness import SLOW, pid_alive, wait_for
 from loadgen import Load
@@ -69,6 +71,7 @@ def test_hup_to_an_app_that_fails_import_keeps_the_old_workers_under_load(greenc
     assert load.failures() == {}, (counts, load.details)
 
 
+@pytest.mark.allow_log(r'\[emerg\] .*unknown directive "listen_bogus"')
 def test_hup_with_a_config_error_under_load_fails_nothing(greenc):
     old = greenc.wait_workers(2)
     good = greenc.conf.read_text()
@@ -84,6 +87,7 @@ def test_hup_with_a_config_error_under_load_fails_nothing(greenc):
     assert load.failures() == {}, (counts, load.details)
 
 
+@pytest.mark.allow_log(r'worker process \d+ of app "hello" exited on signal 9$')
 def test_kill_9_of_a_worker_fails_only_its_in_flight_requests(greenc):
     victim, survivor = greenc.wait_workers(2)
     with Load(greenc.port, threads=4, limit=60 * SLOW) as load:

@@ -267,6 +267,8 @@ def test_client_that_stops_reading_holds_no_python_thread(greenc_factory):
     assert len(body) == 64 << 20 and body.count(b"x") == len(body)
 
 
+@pytest.mark.allow_log(r'\[crit\] .*accept4\(\) on .* failed; pausing accepts for \d+ms '
+                        r'\(24: Too many open files\)')
 def test_out_of_descriptors_pauses_accepting_then_recovers(greenc_factory):
     # limit_nofile 64 for the app's one worker, then ~80 idle connections: accept4() fails
     # with EMFILE. The worker must log it, pause accepting (the rest wait in the backlog)

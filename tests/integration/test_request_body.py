@@ -124,6 +124,8 @@ def test_default_buffer_keeps_a_900k_body_in_memory(body_srv):
     assert rep["sha256"] == sha(body) and rep["temp_files"] == []
 
 
+@pytest.mark.allow_log(r'\[crit\] .*cannot create a temp file for a request body in '
+                        r'".*/gone-temp"')
 def test_temp_dir_that_vanished_is_a_500_and_a_crit_line(body_srv):
     os.rmdir(body_srv.gone_dir)
     r = post(body_srv, "/gone/digest", body_of(5000))

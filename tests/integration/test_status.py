@@ -217,6 +217,7 @@ def test_status_counts_a_timeout_and_the_killed_worker_as_a_restart(greenc_facto
     assert a["requests_total"] >= before["requests_total"] + 1
 
 
+@pytest.mark.allow_log(r'worker process \d+ of app "hello" exited on signal 9$')
 def test_status_counts_a_crashed_worker_and_keeps_its_counts(greenc_factory):
     g = status_server(greenc_factory, workers=1)
     for _ in range(4):

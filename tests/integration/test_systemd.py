@@ -66,6 +66,7 @@ def systemd(tmp_path, monkeypatch):
     sd.close()
 
 
+@pytest.mark.allow_log(r'\[emerg\] .*unknown directive "bogus_directive"')
 def test_ready_reload_and_stop_are_announced(greenc_factory, systemd):
     g = greenc_factory()
     g.start(wait=False)

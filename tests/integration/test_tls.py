@@ -374,6 +374,7 @@ def test_t_names_the_place_of_a_tls_mistake(tls_greenc, pki, directives, message
     assert re.search(re.escape(str(g.conf)) + r":\d+", r.stderr), r.stderr
 
 
+@pytest.mark.allow_log(r'\[emerg\] .*cannot load certificate ".*/live\.pem"')
 def test_reload_reads_certificates_again_and_a_broken_one_keeps_the_old(tls_greenc, pki,
                                                                           tmp_path):
     port = free_port()

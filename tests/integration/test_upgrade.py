@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import harness
 from harness import SLOW, RequestLoop, pid_alive, wait_for
 
@@ -88,6 +90,8 @@ def test_hup_on_old_master_and_quit_on_new_rolls_back(greenc):
         _stop_new(new_pid)
 
 
+@pytest.mark.allow_log(r'\[alert\] .*execv\(".*/greenc-copy"\) failed '
+                        r'\(2: No such file or directory\)')
 def test_failed_exec_keeps_the_old_master_and_its_pid_file(greenc_factory, tmp_path,
                                                            monkeypatch):
     binary = tmp_path / "greenc-copy"

@@ -34,6 +34,7 @@ def test_error_log_lines_have_date_level_and_pid(greenc):
     assert bad == [], f"log lines not in 'YYYY/MM/DD HH:MM:SS [level] PID#TID: msg' form: {bad[:3]}"
 
 
+@pytest.mark.allow_log(r'worker process \d+ of app "hello" exited on signal 9$')
 def test_killed_worker_is_replaced_and_logged(greenc):
     old = greenc.wait_workers(2)
     loop = RequestLoop(greenc, "/", limit=5.0)
@@ -93,6 +94,7 @@ def test_app_import_failure_backs_off_and_other_apps_keep_serving(greenc_factory
     assert g.get("/").status == 200
 
 
+@pytest.mark.allow_log(r'\[alert\] .* of app "dies" exited with code 1$')
 def test_a_worker_that_exits_before_it_is_ready_backs_off_too(greenc_factory):
     """Exit code 1 at import (not greenc's boot-failure code): still no crash loop."""
     g = greenc_factory()

@@ -18,7 +18,7 @@ syn keyword greencListenOpt default_server reuseport deferred proxy_protocol
 syn match   greencListenOpt "\<\(backlog\|ipv6only\|mode\|owner\)="
 syn match   greencLocMod    "\s\zs\(=\|\~\*\|\~\|\^\~\)\ze\s"
 syn keyword greencInclude   include
-syn keyword greencDirective access_log add_request_id_header alias allow app chdir
+syn keyword greencDirective access_log add_request_id_header alias allow allow_root_workers app chdir
 syn keyword greencDirective client_body_buffer_size client_body_temp_path client_body_timeout
 syn keyword greencDirective client_header_buffer_size client_header_timeout client_max_body_size
 syn keyword greencDirective daemon default_type deny disable_symlinks env error_log
