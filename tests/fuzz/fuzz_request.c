@@ -6,12 +6,14 @@
  * writes (grn_fuzz.c), so it passes the read loop, the PROXY protocol reader, llhttp and
  * greenc's policy checks (grn_http_parse.c), head growth, routing (exact, prefix, regex
  * locations with captures, server names), the body in memory and in a temp file, the
- * actions that need no Python (return, static files with try_files, index, alias and
- * disable_symlinks, allow/deny), realip, error pages, the access log, keep-alive,
+ * actions (return, static files with try_files, index, alias and disable_symlinks,
+ * allow/deny, status, forwarding to an app), realip, timeouts, error pages, the access log, keep-alive,
  * pipelining and lingering close. An input that starts like a PROXY protocol header ("PROXY"
  * or "\r", v2's first byte) goes to a `proxy_protocol` listener, any other to a plain one.
  *
- * Apps (`pass`) are left out: they run in Python, which a fuzz process does not embed.
+ * Two apps share the listeners, so a router worker serves them, as it would in greenc: a
+ * `pass` is forwarded to the app's internal socket, where no app worker listens in the fuzz
+ * process (502). Python itself is never run. The status page reads a scoreboard of its own.
  *
  * Seeds: tests/fuzz/seeds/request/, and ../shared/corpus (h2o's HTTP/1 fuzz corpus with its
  * dictionary, Gunicorn's, llhttp's and Apache's requests) when it is there.
@@ -23,7 +25,10 @@
 
 static const char  grn_fuzz_conf[] =
     "error_log %s info;\n"
+    "pid fuzz.pid;\n"
     "worker_connections 16;\n"
+    "app blog { wsgi blog:app; }\n"
+    "app api { wsgi api:app; }\n"
     "http {\n"
     "    log_format all '$remote_addr:$remote_port \"$request\" $request_method $request_uri '\n"
     "                   '$uri $args $server_protocol $scheme $status $body_bytes_sent '\n"
@@ -64,6 +69,9 @@ static const char  grn_fuzz_conf[] =
     "        location /links/ { disable_symlinks on; }\n"
     "        location /try/ { try_files $uri /index.html @named; }\n"
     "        location @named { return 418 \"named\\n\"; }\n"
+    "        location /blog/ { pass blog; }\n"
+    "        location /api/ { pass api; script_name /api; request_buffering off; }\n"
+    "        location = /status { status; }\n"
     "        location /nested/ {\n"
     "            location /nested/deeper/ { return 200 \"deeper\\n\"; }\n"
     "            location ~ \\.txt$ { return 200 \"nested txt\\n\"; }\n"

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE 1
 
 #include "grn_fuzz.h"
+#include "grn_scoreboard.h"
 
 #include <ftw.h>
 #include <signal.h>
@@ -131,12 +132,25 @@ grn_fuzz_server_init(grn_fuzz_server_t *s, grn_cycle_t *cycle)
         abort();
     }
 
-    /* The group that accepts the listeners: the router group, as no app is configured. */
+    /*
+     * The C-only router group: it accepts the listeners that lead to no app or to several
+     * (a `pass` there is forwarded, never run in this process).
+     */
     group = cycle->groups.elts;
-    for (i = 0; i < cycle->groups.nelts && group[i].listening.nelts == 0; i++) { /* void */ }
-    if (i == cycle->groups.nelts
-        || grn_http_worker_init(&s->worker, &s->loop, cycle, &group[i]) != GRN_OK)
-    {
+    for (i = 0; i < cycle->groups.nelts && group[i].app != NULL; i++) { /* void */ }
+    if (i == cycle->groups.nelts) {
+        fprintf(stderr, "greenc fuzz: the config has no router group\n");
+        abort();
+    }
+
+    /* The scoreboard as a worker of that group sees it: counters, and the status page. */
+    if (grn_scoreboard_init(4, cycle->log) != GRN_OK) {
+        abort();
+    }
+    grn_sb_slot_prepare(0, grn_hash_name(group[i].name.data, group[i].name.len), cycle);
+    grn_sb_self = &grn_scoreboard[0];
+
+    if (grn_http_worker_init(&s->worker, &s->loop, cycle, &group[i]) != GRN_OK) {
         abort();
     }
     grn_http_time_update();
@@ -227,11 +241,37 @@ typedef struct {
 
 #define GRN_FUZZ_MAX_PIECES  64
 
+static uint64_t
+grn_fuzz_hash(const uint8_t *data, size_t size)
+{
+    size_t    i;
+    uint64_t  h = 1469598103934665603ULL;
+
+    for (i = 0; i < size; i++) {
+        h = (h ^ data[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Runs the handler of every armed timer once, earliest first, as the loop does when they are due. */
+static void
+grn_fuzz_expire_timers(grn_fuzz_server_t *s)
+{
+    grn_uint_t    n;
+    grn_timer_t  *t;
+
+    for (n = s->loop.ntimers; n && s->loop.ntimers; n--) {
+        t = s->loop.timers[0];
+        grn_timer_del(&s->loop, t);
+        t->handler(t);
+    }
+}
+
 static grn_uint_t
 grn_fuzz_pieces(const uint8_t *data, size_t size, grn_fuzz_piece_t *pieces)
 {
     size_t          i, j, t, cuts[GRN_FUZZ_MAX_WRITES];
-    uint64_t        h = 1469598103934665603ULL;
+    uint64_t        h;
     grn_uint_t      n;
     const uint8_t  *m, *p = data, *end = data + size;
 
@@ -250,9 +290,7 @@ grn_fuzz_pieces(const uint8_t *data, size_t size, grn_fuzz_piece_t *pieces)
         return n;
     }
 
-    for (i = 0; i < size; i++) {
-        h = (h ^ data[i]) * 1099511628211ULL;
-    }
+    h = grn_fuzz_hash(data, size);
     n = (grn_uint_t) (h % GRN_FUZZ_MAX_WRITES);
     for (i = 0; i < n; i++) {
         h ^= h << 13;
@@ -298,6 +336,17 @@ grn_fuzz_serve(grn_fuzz_server_t *s, grn_listening_t *ls, const uint8_t *data, s
             grn_fuzz_send(s, sv[1], data + pieces[i].start, pieces[i].end - pieces[i].start);
         }
         for (k = 0; k < 2; k++) {
+            (void) grn_fuzz_turn(s, sv[1]);
+        }
+    }
+
+    /*
+     * For some inputs (a bit of their hash), every timer the connection armed expires now, as
+     * if the client had stalled: header, body and send timeouts answer 408 or close.
+     */
+    if (grn_fuzz_hash(data, size) & 0x100) {
+        grn_fuzz_expire_timers(s);
+        for (k = 0; k < 4; k++) {
             (void) grn_fuzz_turn(s, sv[1]);
         }
     }
