@@ -12,8 +12,10 @@
  * or "\r", v2's first byte) goes to a `proxy_protocol` listener, any other to a plain one.
  *
  * Two apps share the listeners, so a router worker serves them, as it would in greenc: a
- * `pass` is forwarded to the app's internal socket, where no app worker listens in the fuzz
- * process (502). Python itself is never run. The status page reads a scoreboard of its own.
+ * `pass` is forwarded to the app's internal socket (grn_http_proxy.c), where the harness
+ * stands in for the app worker and answers with the bytes after "\n--APP--\n" in the input
+ * (by default a short 200): the router parses that answer with llhttp and relays it. Python
+ * itself is never run. The status page reads a scoreboard of its own.
  *
  * Seeds: tests/fuzz/seeds/request/, and ../shared/corpus (h2o's HTTP/1 fuzz corpus with its
  * dictionary, Gunicorn's, llhttp's and Apache's requests) when it is there.
@@ -133,6 +135,7 @@ LLVMFuzzerInitialize(int *argc GRN_UNUSED, char ***argv GRN_UNUSED)
         abort();
     }
     grn_fuzz_server_init(&grn_fuzz_server, cycle);
+    grn_fuzz_apps_listen(&grn_fuzz_server);
     grn_fuzz_plain = grn_fuzz_listening(cycle, "127.0.0.1:8001");
     grn_fuzz_proxied = grn_fuzz_listening(cycle, "127.0.0.1:8002");
     return 0;

@@ -199,11 +199,86 @@ grn_fuzz_drain(grn_fuzz_server_t *s, int fd)
     }
 }
 
-/* One turn of the worker's event loop, without waiting, then the client reads. */
+void
+grn_fuzz_apps_listen(grn_fuzz_server_t *s)
+{
+    grn_uint_t        i;
+    grn_listening_t  *ls = s->cycle->listening.elts;
+
+    for (i = 0; i < GRN_FUZZ_MAX_UPS; i++) {
+        s->app_conn[i] = -1;
+    }
+    for (i = 0; i < s->cycle->listening.nelts && s->napps < GRN_FUZZ_MAX_APPS; i++) {
+        if (ls[i].internal) {
+            if (grn_listening_open(&ls[i], grn_fuzz_log()) != GRN_OK) {
+                abort();
+            }
+            s->app_listen[s->napps++] = ls[i].fd;
+        }
+    }
+}
+
+/* The apps' side: take new connections, swallow what the router sends, answer once. */
+static void
+grn_fuzz_apps(grn_fuzz_server_t *s)
+{
+    int         fd;
+    char        scratch[16384];
+    ssize_t     n;
+    grn_uint_t  i, j;
+
+    for (i = 0; i < s->napps; i++) {
+        while ((fd = accept4(s->app_listen[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC))
+               != -1)
+        {
+            for (j = 0; j < GRN_FUZZ_MAX_UPS && s->app_conn[j] != -1; j++) { /* void */ }
+            if (j == GRN_FUZZ_MAX_UPS) {
+                close(fd);
+                continue;
+            }
+            s->app_conn[j] = fd;
+            s->app_answered[j] = 0;
+        }
+    }
+
+    for (j = 0; j < GRN_FUZZ_MAX_UPS; j++) {
+        if (s->app_conn[j] == -1) {
+            continue;
+        }
+        while ((n = read(s->app_conn[j], scratch, sizeof(scratch))) > 0) {
+            if (s->app_answered[j] != s->input) {
+                s->app_answered[j] = s->input;
+                (void) send(s->app_conn[j], s->app_answer, s->app_answer_len, MSG_NOSIGNAL);
+            }
+        }
+        if (n == 0) {
+            close(s->app_conn[j]);
+            s->app_conn[j] = -1;
+        }
+    }
+}
+
+static void
+grn_fuzz_apps_close(grn_fuzz_server_t *s)
+{
+    grn_uint_t  j;
+
+    for (j = 0; j < GRN_FUZZ_MAX_UPS; j++) {
+        if (s->app_conn[j] != -1) {
+            close(s->app_conn[j]);
+            s->app_conn[j] = -1;
+        }
+    }
+}
+
+/* One turn of the worker's event loop, without waiting, then the client and the apps read. */
 static size_t
 grn_fuzz_turn(grn_fuzz_server_t *s, int fd)
 {
     (void) grn_event_process(&s->loop, 0);
+    if (s->napps) {
+        grn_fuzz_apps(s);
+    }
     return grn_fuzz_drain(s, fd);
 }
 
@@ -321,7 +396,21 @@ grn_fuzz_serve(grn_fuzz_server_t *s, grn_listening_t *ls, const uint8_t *data, s
     grn_uint_t        i, n, k;
     grn_fuzz_piece_t  pieces[GRN_FUZZ_MAX_PIECES];
 
+    static const char  app_mark[] = "\n--APP--\n";
+    static const char  app_default[] = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nfrom app";
+    const uint8_t     *m;
+
     s->response_len = 0;
+    s->input++;
+    s->app_answer = (const uint8_t *) app_default;
+    s->app_answer_len = sizeof(app_default) - 1;
+    m = memmem(data, size, app_mark, sizeof(app_mark) - 1);
+    if (m) {
+        s->app_answer = m + sizeof(app_mark) - 1;
+        s->app_answer_len = size - (size_t) (s->app_answer - data);
+        size = (size_t) (m - data);
+    }
+
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == -1) {
         perror("greenc fuzz: socketpair()");
         abort();
@@ -363,6 +452,14 @@ grn_fuzz_serve(grn_fuzz_server_t *s, grn_listening_t *ls, const uint8_t *data, s
     }
     (void) grn_fuzz_drain(s, sv[1]);
     close(sv[1]);
+
+    /* The apps hang up too, so that the next input finds the router as this one did. */
+    if (s->napps) {
+        grn_fuzz_apps_close(s);
+        for (k = 0; k < 2; k++) {
+            (void) grn_event_process(&s->loop, 0);
+        }
+    }
 
     if (getenv("GREENC_FUZZ_DUMP")) {
         fprintf(stderr, "---- greenc answered %zu bytes:\n", s->response_len);

@@ -25,8 +25,19 @@
 #include "grn_http.h"
 #include "grn_http_conf.h"
 
+#define GRN_FUZZ_MAX_APPS    4
+#define GRN_FUZZ_MAX_UPS     8
+
 typedef struct {
     grn_cycle_t         *cycle;
+    /* Stand-ins for app workers on the apps' internal sockets (grn_fuzz_apps_listen()). */
+    int                  app_listen[GRN_FUZZ_MAX_APPS];
+    grn_uint_t           napps;
+    int                  app_conn[GRN_FUZZ_MAX_UPS];
+    grn_uint_t           app_answered[GRN_FUZZ_MAX_UPS];
+    grn_uint_t           input;        /* inputs served so far */
+    const uint8_t       *app_answer;
+    size_t               app_answer_len;
     grn_event_loop_t     loop;
     grn_http_worker_t    worker;
     char                *response;    /* what the client end read, for checks */
@@ -55,6 +66,14 @@ grn_cycle_t *grn_fuzz_cycle(const char *name, const void *conf, size_t len);
 /* Sets up the event loop and the HTTP engine of one worker thread on a generation. */
 void grn_fuzz_server_init(grn_fuzz_server_t *s, grn_cycle_t *cycle);
 
+/*
+ * Opens the apps' internal sockets (abstract unix sockets named after the temp directory's pid
+ * file, so no other greenc hears them) and answers what the router forwards there: each
+ * connection gets the input's app answer once (see grn_fuzz_serve()), and is closed when the
+ * input is done.
+ */
+void grn_fuzz_apps_listen(grn_fuzz_server_t *s);
+
 /* The generation's listener whose address text is `addr` ("127.0.0.1:8001"); aborts if none. */
 grn_listening_t *grn_fuzz_listening(grn_cycle_t *cycle, const char *addr);
 
@@ -62,7 +81,8 @@ grn_listening_t *grn_fuzz_listening(grn_cycle_t *cycle, const char *addr);
  * Serves one connection: `data` is sent in several writes (at "\n--MARK--\n" separators as
  * h2o's seeds mark them, else at points picked from a hash of the input), the event loop runs
  * after each, then the client half-closes and the loop runs until greenc closes the
- * connection; for some inputs the connection's timers expire first, as if the client had
+ * connection. After "\n--APP--\n" in the input come the bytes an app answers the router with
+ * (when grn_fuzz_apps_listen() was called; by default a short 200). For some inputs the connection's timers expire first, as if the client had
  * stalled. What greenc answers is in s->response (up to 1 MB); GREENC_FUZZ_DUMP=1 prints it.
  */
 void grn_fuzz_serve(grn_fuzz_server_t *s, grn_listening_t *ls, const uint8_t *data,
