@@ -376,6 +376,30 @@ invalid:
 
 
 /*
+ * Deeper than any real layout (conf.d/ files that include snippets are two or three levels):
+ * the bound is there for a file that includes itself, directly or through others, which would
+ * otherwise recurse until the stack overflows, and on a reload that is the master.
+ */
+#define GRN_CONF_MAX_INCLUDE_DEPTH  16
+
+static char *
+grn_conf_include_file(grn_conf_t *cf, const grn_str_t *name)
+{
+    char  *rv;
+
+    if (cf->include_depth >= GRN_CONF_MAX_INCLUDE_DEPTH) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "\"include\" of \"%s\" nests files more than "
+                           "%d deep: does a file include itself?", name->data,
+                           GRN_CONF_MAX_INCLUDE_DEPTH);
+        return GRN_CONF_ERROR;
+    }
+    cf->include_depth++;
+    rv = grn_conf_parse(cf, name);
+    cf->include_depth--;
+    return rv;
+}
+
+/*
  * include PATTERN: a pattern with wildcards may match nothing (an empty conf.d is fine), a
  * plain name must exist. glob(3) sorts its matches, so the order of files is stable.
  */
@@ -407,7 +431,7 @@ grn_conf_include(grn_conf_t *cf, grn_int_t last)
     }
 
     if (strpbrk(pattern.data, "*?[") == NULL) {
-        return grn_conf_parse(cf, &pattern);
+        return grn_conf_include_file(cf, &pattern);
     }
 
     rc = glob(pattern.data, 0, NULL, &gl);
@@ -429,7 +453,7 @@ grn_conf_include(grn_conf_t *cf, grn_int_t last)
         name.data = gl.gl_pathv[i];
         name.len = strlen(name.data);
 
-        rv = grn_conf_parse(cf, &name);
+        rv = grn_conf_include_file(cf, &name);
         if (rv != GRN_CONF_OK) {
             break;
         }
