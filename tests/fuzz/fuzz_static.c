@@ -4,8 +4,9 @@
  * The input is a request target: its bytes become "GET <target> HTTP/1.1" (the bytes a
  * request line cannot carry are percent-encoded, so the decoded path is any byte string, and
  * a "%" of the input stays as it is), served by the real connection code (grn_fuzz.c) through
- * normalization, location selection, root and alias mapping, index files, try_files,
- * disable_symlinks and the internal redirects between them (grn_http_static.c).
+ * normalization, location selection, root (with regex captures) and alias mapping, index
+ * files, try_files, disable_symlinks and the internal redirects between them
+ * (grn_http_static.c).
  *
  * The temp root is <dir>/pub. Outside it, every file holds a marker, and a symbolic link in
  * pub/locked/ (a disable_symlinks location) points at one. Two checks, each an abort:
@@ -41,6 +42,8 @@ static const char  grn_fuzz_conf[] =
     "        location /owner/ { disable_symlinks if_not_owner; }\n"
     "        location ~ ^/re/(?<rest>.*)$ { root pub/re; }\n"
     "        location /idx/ { index missing.html a.html; }\n"
+    "        location ~ ^/v/(?<dir>[^/]*)/ { root pub/v/$dir; }\n"
+    "        location /tv/ { try_files /v$uri $uri/ /missing/$args =403; }\n"
     "    }\n"
     "}\n";
 
@@ -161,7 +164,7 @@ grn_fuzz_make_root(void)
         "pub/index.html", "pub/a.txt", "pub/al/f.txt", "pub/al/index.html", "pub/al/sub/g.txt",
         "pub/tf/fallback.txt", "pub/tf/d/index.html", "pub/named/n.txt", "pub/locked/ok.txt",
         "pub/owner/o.txt", "pub/re/re/r.txt", "pub/idx/a.html", "pub/al../dots.txt",
-        "pub/.hidden", "pub/with space.txt", NULL
+        "pub/.hidden", "pub/with space.txt", "pub/v/x/v/x/f.txt", "pub/v/tv/a.txt", NULL
     };
     const char  **name;
 
