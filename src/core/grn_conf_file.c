@@ -86,7 +86,7 @@ grn_conf_parse(grn_conf_t *cf, const grn_str_t *filename)
             return GRN_CONF_ERROR;
         }
 
-        /* Each block is a recursion: tens of thousands of nested locations overflowed the stack. */
+        /* Each block is a recursion: 50,000 nested locations overflowed the stack. */
         if (cf->block_depth >= GRN_CONF_MAX_BLOCK_DEPTH) {
             grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "blocks nest more than %d deep",
                                GRN_CONF_MAX_BLOCK_DEPTH);

@@ -7,9 +7,10 @@
  * greenc's policy checks (grn_http_parse.c), head growth, routing (exact, prefix, regex
  * locations with captures, server names), the body in memory and in a temp file, the
  * actions (return, static files with try_files, index, alias and disable_symlinks,
- * allow/deny, status, forwarding to an app), realip, timeouts, error pages, the access log, keep-alive,
- * pipelining and lingering close. An input that starts like a PROXY protocol header ("PROXY"
- * or "\r", v2's first byte) goes to a `proxy_protocol` listener, any other to a plain one.
+ * allow/deny, status, forwarding to an app), realip, timeouts, error pages, the access log,
+ * keep-alive, pipelining and lingering close. An input that starts like a PROXY protocol
+ * header ("PROXY" or "\r", v2's first byte) goes to a `proxy_protocol` listener, any other
+ * to a plain one.
  *
  * Two apps share the listeners, so a router worker serves them, as it would in greenc: a
  * `pass` is forwarded to the app's internal socket (grn_http_proxy.c), where the harness

@@ -9,10 +9,11 @@
  * (grn_http_static.c).
  *
  * The temp root is <dir>/pub. Outside it, every file holds a marker, and a symbolic link in
- * pub/locked/ (a disable_symlinks location) points at one. Two checks, each an abort:
- * the marker in the body of a 200 or 206 response, and any file the worker opens while it serves the request
- * (open/openat are wrapped here; the real path is read back from /proc/self/fd) that is not
- * under pub/. openat2(RESOLVE_BENEATH), used by disable_symlinks on, is the kernel's to keep.
+ * pub/locked/ (a disable_symlinks location) points at one. Two checks, each an abort: the
+ * marker in the body of a 200 or 206 response, and any file the worker opens while it serves
+ * the request (open/openat are wrapped here; the real path is read back from
+ * /proc/self/fd) that is not under pub/. openat2(RESOLVE_BENEATH), used by disable_symlinks
+ * on, is the kernel's to keep.
  */
 
 #define _GNU_SOURCE 1

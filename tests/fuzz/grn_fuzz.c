@@ -328,7 +328,7 @@ grn_fuzz_hash(const uint8_t *data, size_t size)
     return h;
 }
 
-/* Runs the handler of every armed timer once, earliest first, as the loop does when they are due. */
+/* Runs the handler of every armed timer once, earliest first, as the loop does when due. */
 static void
 grn_fuzz_expire_timers(grn_fuzz_server_t *s)
 {

@@ -82,8 +82,9 @@ grn_listening_t *grn_fuzz_listening(grn_cycle_t *cycle, const char *addr);
  * h2o's seeds mark them, else at points picked from a hash of the input), the event loop runs
  * after each, then the client half-closes and the loop runs until greenc closes the
  * connection. After "\n--APP--\n" in the input come the bytes an app answers the router with
- * (when grn_fuzz_apps_listen() was called; by default a short 200). For some inputs the connection's timers expire first, as if the client had
- * stalled. What greenc answers is in s->response (up to 1 MB); GREENC_FUZZ_DUMP=1 prints it.
+ * (when grn_fuzz_apps_listen() was called; by default a short 200). For some inputs the
+ * connection's timers expire first, as if the client had stalled. What greenc answers is in
+ * s->response (up to 1 MB); GREENC_FUZZ_DUMP=1 prints it.
  */
 void grn_fuzz_serve(grn_fuzz_server_t *s, grn_listening_t *ls, const uint8_t *data,
     size_t size);
