@@ -9,8 +9,10 @@
  * actions (return, static files with try_files, index, alias and disable_symlinks,
  * allow/deny, status, forwarding to an app), realip, timeouts, error pages, the access log,
  * keep-alive, pipelining and lingering close. An input that starts like a PROXY protocol
- * header ("PROXY" or "\r", v2's first byte) goes to a `proxy_protocol` listener, any other
- * to a plain one.
+ * header ("PROXY" or "\r", v2's first byte) goes to a `proxy_protocol` listener, one that
+ * starts like a TLS handshake record (0x16) to an `ssl` listener (two servers, two throwaway
+ * certificates: the ClientHello's SNI picks one through grn_http_ssl_conf.c's callback; the
+ * fuzzer gets no further than the handshake), any other to a plain one.
  *
  * Two apps share the listeners, so a router worker serves them, as it would in greenc: a
  * `pass` is forwarded to the app's internal socket (grn_http_proxy.c), where the harness
@@ -25,6 +27,9 @@
 #include "grn_fuzz.h"
 
 #include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 static const char  grn_fuzz_conf[] =
     "error_log %s info;\n"
@@ -55,6 +60,9 @@ static const char  grn_fuzz_conf[] =
     "    server {\n"
     "        listen 127.0.0.1:8001 default_server;\n"
     "        listen 127.0.0.1:8002 proxy_protocol;\n"
+    "        listen 127.0.0.1:8003 ssl;\n"
+    "        ssl_certificate tls.pem;\n"
+    "        ssl_certificate_key tls.pem;\n"
     "        server_name example.com *.example.org www.example.* .dot.test\n"
     "                    ~^(?<sub>[a-z0-9]+)\\.regex\\.test$;\n"
     "        root www;\n"
@@ -84,6 +92,10 @@ static const char  grn_fuzz_conf[] =
     "    server {\n"
     "        listen 127.0.0.1:8001;\n"
     "        listen 127.0.0.1:8002 proxy_protocol;\n"
+    "        listen 127.0.0.1:8003 ssl;\n"
+    "        ssl_certificate tls-other.pem;\n"
+    "        ssl_certificate_key tls-other.pem;\n"
+    "        ssl_verify_client optional_no_ca;\n"
     "        server_name other.test;\n"
     "        server_tokens off;\n"
     "        location / { return 200 \"other $host $request_id\\n\"; }\n"
@@ -93,6 +105,47 @@ static const char  grn_fuzz_conf[] =
 static grn_fuzz_server_t   grn_fuzz_server;
 static grn_listening_t    *grn_fuzz_plain;
 static grn_listening_t    *grn_fuzz_proxied;
+static grn_listening_t    *grn_fuzz_tls;
+
+/* A throwaway self-signed P-256 certificate and its key, in one PEM file. */
+static void
+grn_fuzz_make_cert(const char *name, const char *cn)
+{
+    FILE       *f;
+    X509       *x;
+    char        path[PATH_MAX];
+    EVP_PKEY   *key;
+    X509_NAME  *subject;
+
+    key = EVP_EC_gen("P-256");
+    x = X509_new();
+    if (key == NULL || x == NULL) {
+        abort();
+    }
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
+    X509_set_pubkey(x, key);
+    subject = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, (const unsigned char *) cn, -1, -1,
+                               0);
+    X509_set_issuer_name(x, subject);
+    if (X509_sign(x, key, EVP_sha256()) == 0) {
+        abort();
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", grn_fuzz_dir(), name);
+    f = fopen(path, "w");
+    if (f == NULL || !PEM_write_X509(f, x)
+        || !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
+    {
+        abort();
+    }
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
 
 /* The static files: some files, a directory with an index, symlinks in and out. */
 static void
@@ -128,6 +181,8 @@ LLVMFuzzerInitialize(int *argc GRN_UNUSED, char ***argv GRN_UNUSED)
     grn_cycle_t  *cycle;
 
     grn_fuzz_make_root();
+    grn_fuzz_make_cert("tls.pem", "example.com");
+    grn_fuzz_make_cert("tls-other.pem", "other.test");
     len = snprintf(conf, sizeof(conf), grn_fuzz_conf,
                    getenv("GREENC_FUZZ_LOG") ? "stderr" : "/dev/null");
     cycle = grn_fuzz_cycle("request.conf", conf, (size_t) len);
@@ -139,6 +194,7 @@ LLVMFuzzerInitialize(int *argc GRN_UNUSED, char ***argv GRN_UNUSED)
     grn_fuzz_apps_listen(&grn_fuzz_server);
     grn_fuzz_plain = grn_fuzz_listening(cycle, "127.0.0.1:8001");
     grn_fuzz_proxied = grn_fuzz_listening(cycle, "127.0.0.1:8002");
+    grn_fuzz_tls = grn_fuzz_listening(cycle, "127.0.0.1:8003");
     return 0;
 }
 
@@ -150,6 +206,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Told from the bytes themselves, with none taken off: the corpora replay as they are. */
     if ((size >= 5 && memcmp(data, "PROXY", 5) == 0) || (size && data[0] == '\r')) {
         ls = grn_fuzz_proxied;
+    } else if (size && data[0] == 0x16) {
+        ls = grn_fuzz_tls;              /* a TLS handshake record */
     }
     grn_fuzz_serve(&grn_fuzz_server, ls, data, size);
     return 0;
