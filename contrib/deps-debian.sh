@@ -22,7 +22,7 @@ packages="build-essential pkg-config python3-dev libpcre2-dev libssl-dev node-ll
 for option
 do
     case "$option" in
-        --test)   packages="$packages python3-pytest python3-flask curl procps python3-django python3-falcon python3-pyramid python3-bottle python3-werkzeug slowhttptest python3-h11 wrk iproute2 groff-base logrotate python3-prometheus-client testssl.sh python3-yaml haproxy" ;;
+        --test)   packages="$packages python3-pytest python3-flask curl procps python3-django python3-falcon python3-pyramid python3-bottle python3-werkzeug slowhttptest python3-h11 wrk iproute2 groff-base logrotate python3-prometheus-client testssl.sh python3-yaml haproxy clang libclang-rt-14-dev" ;;
         --bench)  packages="$packages wrk gunicorn uwsgi uwsgi-plugin-python3 util-linux python3-flask nginx-light nghttp2-client valgrind python3-waitress" ;;
         -h|--help) usage ;;
         *)        echo "$0: unknown option \"$option\"" >&2; usage ;;

@@ -49,6 +49,16 @@ static grn_int_t grn_conf_read_token(grn_conf_t *cf);
 static char *grn_conf_handler(grn_conf_t *cf, grn_int_t last);
 static char *grn_conf_include(grn_conf_t *cf, grn_int_t last);
 
+/*
+ * Deeper than any real layout (conf.d/ files that include snippets are two or three levels
+ * deep; main, http, server and a few nested locations are five or six blocks). The bounds are
+ * there because both nest by recursion: a file that includes itself, directly or through
+ * others, or a config of thousands of nested blocks, recursed until the stack overflowed, and
+ * on a reload that is the master's.
+ */
+#define GRN_CONF_MAX_INCLUDE_DEPTH  16
+#define GRN_CONF_MAX_BLOCK_DEPTH    32
+
 
 char *
 grn_conf_parse(grn_conf_t *cf, const grn_str_t *filename)
@@ -76,7 +86,16 @@ grn_conf_parse(grn_conf_t *cf, const grn_str_t *filename)
             return GRN_CONF_ERROR;
         }
 
-        return grn_conf_parse_body(cf, GRN_CONF_PARSE_BLOCK);
+        /* Each block is a recursion: 50,000 nested locations overflowed the stack. */
+        if (cf->block_depth >= GRN_CONF_MAX_BLOCK_DEPTH) {
+            grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "blocks nest more than %d deep",
+                               GRN_CONF_MAX_BLOCK_DEPTH);
+            return GRN_CONF_ERROR;
+        }
+        cf->block_depth++;
+        rv = grn_conf_parse_body(cf, GRN_CONF_PARSE_BLOCK);
+        cf->block_depth--;
+        return rv;
     }
 
     name.len = filename->len;
@@ -375,6 +394,23 @@ invalid:
 }
 
 
+static char *
+grn_conf_include_file(grn_conf_t *cf, const grn_str_t *name)
+{
+    char  *rv;
+
+    if (cf->include_depth >= GRN_CONF_MAX_INCLUDE_DEPTH) {
+        grn_conf_log_error(GRN_LOG_EMERG, cf, 0, "\"include\" of \"%s\" nests files more than "
+                           "%d deep: does a file include itself?", name->data,
+                           GRN_CONF_MAX_INCLUDE_DEPTH);
+        return GRN_CONF_ERROR;
+    }
+    cf->include_depth++;
+    rv = grn_conf_parse(cf, name);
+    cf->include_depth--;
+    return rv;
+}
+
 /*
  * include PATTERN: a pattern with wildcards may match nothing (an empty conf.d is fine), a
  * plain name must exist. glob(3) sorts its matches, so the order of files is stable.
@@ -407,7 +443,7 @@ grn_conf_include(grn_conf_t *cf, grn_int_t last)
     }
 
     if (strpbrk(pattern.data, "*?[") == NULL) {
-        return grn_conf_parse(cf, &pattern);
+        return grn_conf_include_file(cf, &pattern);
     }
 
     rc = glob(pattern.data, 0, NULL, &gl);
@@ -429,7 +465,7 @@ grn_conf_include(grn_conf_t *cf, grn_int_t last)
         name.data = gl.gl_pathv[i];
         name.len = strlen(name.data);
 
-        rv = grn_conf_parse(cf, &name);
+        rv = grn_conf_include_file(cf, &name);
         if (rv != GRN_CONF_OK) {
             break;
         }

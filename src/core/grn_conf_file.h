@@ -138,6 +138,8 @@ struct grn_conf_s {
     grn_uint_t            cmd_type;    /* the context the parser is in */
     grn_conf_handler_pt   handler;     /* set inside types { }: each line goes here */
     void                 *handler_conf;
+    grn_uint_t            include_depth;   /* files open inside one another through include */
+    grn_uint_t            block_depth;     /* blocks open inside one another */
 
     /*
      * The directive tables, searched in order; each ends with grn_null_command. The cycle passes

@@ -79,8 +79,10 @@ grn_event_add(grn_event_loop_t *loop, grn_event_t *ev, uint32_t events)
 {
     struct epoll_event  ee;
 
+    /* The low bit of the pointer is free: the struct holds a function pointer. */
+    ev->instance ^= 1;
     ee.events = events;
-    ee.data.ptr = ev;
+    ee.data.u64 = (uint64_t) (uintptr_t) ev | ev->instance;
 
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, ev->fd, &ee) == -1) {
         grn_log_error(GRN_LOG_ALERT, loop->log, errno, "epoll_ctl(ADD, %d) failed", ev->fd);
@@ -132,7 +134,12 @@ grn_event_process(grn_event_loop_t *loop, grn_msec_t max_wait)
     }
 
     for (i = 0; i < n; i++) {
-        ev = loop->events[i].data.ptr;
+        uint64_t  data = loop->events[i].data.u64;
+
+        ev = (grn_event_t *) (uintptr_t) (data & ~(uint64_t) 1);
+        if (ev->fd == -1 || (data & 1) != ev->instance) {
+            continue;                   /* closed (and perhaps reused) by an earlier handler */
+        }
         ev->handler(ev, loop->events[i].events);
     }
 

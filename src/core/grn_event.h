@@ -20,10 +20,18 @@ typedef struct grn_event_loop_s  grn_event_loop_t;
 typedef void (*grn_event_handler_pt)(grn_event_t *ev, uint32_t events);
 typedef void (*grn_timer_handler_pt)(grn_timer_t *timer);
 
-/* Whatever epoll reports on: its first member is the handler. */
+/*
+ * Whatever epoll reports on: its first member is the handler. A handler may close another
+ * event's descriptor (a router's app connection failing closes its client), and that event may
+ * be waiting later in the same batch: an event whose fd is -1 is not dispatched. `instance`
+ * (nginx's trick) flips at each grn_event_add() and travels in epoll's data, so an event
+ * reported for an earlier registration of the same struct, closed and reused within one batch,
+ * is not dispatched either.
+ */
 struct grn_event_s {
     grn_event_handler_pt   handler;
     int                    fd;
+    unsigned               instance:1;
 };
 
 #define GRN_TIMER_IDLE     ((grn_uint_t) -1)

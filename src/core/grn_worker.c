@@ -558,7 +558,7 @@ grn_worker_process(grn_cycle_t *cycle, grn_group_t *group, int channel)
     sigset_t               all, saved;
     pthread_t              control;
     grn_uint_t             i, nthreads;
-    grn_event_t            ch;
+    grn_event_t            ch = { .fd = -1 };
     grn_app_conf_t        *app = group->app;
     grn_worker_thread_t   *threads, *main;
 

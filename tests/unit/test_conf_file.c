@@ -763,6 +763,64 @@ GRN_TEST(include_expands_globs_in_order)
 }
 
 
+/* Found by fuzz_conf: a file that includes itself overflowed the stack (greenc -t, reload). */
+GRN_TEST(include_of_itself_is_an_error_not_a_crash)
+{
+    t_write("self.inc", "list s;\ninclude self.inc;\n");
+    grn_expect(t_fails_with("include self.inc;",
+                            "\"include\" of \"@/self.inc\" nests files more than 16 deep: "
+                            "does a file include itself? in @/self.inc:2"));
+
+    t_write("ping.inc", "include pong.inc;\n");
+    t_write("pong.inc", "\ninclude p*g.inc;\n");
+    grn_expect(t_fails_with("include ping.inc;",
+                            "\"include\" of \"@/ping.inc\" nests files more than 16 deep: "
+                            "does a file include itself? in @/pong.inc:2"));
+
+    /* Sixteen levels are allowed. */
+    for (int i = 1; i <= 16; i++) {
+        char  name[32], text[64];
+
+        snprintf(name, sizeof(name), "d%d.inc", i);
+        if (i < 16) {
+            snprintf(text, sizeof(text), "include d%d.inc;\n", i + 1);
+        } else {
+            snprintf(text, sizeof(text), "list deep;\n");
+        }
+        t_write(name, text);
+    }
+    grn_expect(t_parses("include d1.inc;"));
+    t_teardown();
+}
+
+
+/* Found beside it: 50,000 nested blocks overflowed the stack of `greenc -t`. */
+GRN_TEST(blocks_nest_at_most_32_deep)
+{
+    char    text[32 * 8 + 64], *p;
+    size_t   i;
+
+    /* 32 blocks: an app and 31 groups inside one another (the test tables let groups nest). */
+    p = text + sprintf(text, "app x {\n");
+    for (i = 0; i < 31; i++) {
+        p += sprintf(p, "group {\n");
+    }
+    for (i = 0; i < 32; i++) {
+        *p++ = '}';
+    }
+    *p = '\0';
+    grn_expect(t_parses(text));
+    t_teardown();
+
+    p = text + sprintf(text, "app x {\n");
+    for (i = 0; i < 32; i++) {
+        p += sprintf(p, "group {\n");
+    }
+    *p = '\0';
+    grn_expect(t_fails_with(text, "blocks nest more than 32 deep in @:33"));
+}
+
+
 GRN_TEST(command_line_directives)
 {
     grn_str_t  param = grn_string("daemon off; workers 3; app g { threads 2; }");
@@ -863,6 +921,8 @@ GRN_TEST_MAIN(
     GRN_TEST_ENTRY(statement_errors_name_file_and_line),
     GRN_TEST_ENTRY(setter_errors_name_the_directive),
     GRN_TEST_ENTRY(include_expands_globs_in_order),
+    GRN_TEST_ENTRY(include_of_itself_is_an_error_not_a_crash),
+    GRN_TEST_ENTRY(blocks_nest_at_most_32_deep),
     GRN_TEST_ENTRY(command_line_directives),
     GRN_TEST_ENTRY(missing_main_file_is_reported_without_location),
     GRN_TEST_ENTRY(full_name_joins_the_prefix)
