@@ -333,7 +333,15 @@ def test_http10_client_gets_no_100(body_srv):
 
 def test_body_sent_along_with_expect_gets_no_100(body_srv):
     # The client did not wait: the body is already here, so nothing to continue.
-    raw = body_srv.raw(expect_head(b"/small/digest", 5) + b"hello")
+    def whole_response(b):
+        head, sep, body = b.partition(b"\r\n\r\n")
+        length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:")]
+        return sep and length and len(body) >= length[0]
+
+    with body_srv.connect() as s:               # kept alive: read the response, not to EOF
+        s.sendall(expect_head(b"/small/digest", 5) + b"hello")
+        raw = recv_until_close(s, until=whole_response)
     assert b"100 Continue" not in raw
     (r,) = h11_responses(raw, methods=("POST",), closed=False)
     assert report(r)["len"] == 5
