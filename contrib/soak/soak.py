@@ -279,6 +279,13 @@ class Conn:
         if tls:
             try:
                 s = tls.wrap_socket(s, server_hostname="localhost")
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError, ConnectionResetError,
+                    BrokenPipeError) as e:
+                s.close()
+                raise Failure("reset", "handshake: " + repr(e))     # the connection was cut
+            except socket.timeout:
+                s.close()
+                raise Failure("timeout", "handshake")
             except (ssl.SSLError, OSError) as e:
                 s.close()
                 raise Failure("tls", repr(e))

@@ -171,6 +171,7 @@ grn_http_worker_done(grn_http_worker_t *w)
     grn_http_log_worker_done(w);
     grn_http_proxy_done(w);
     grn_http_static_done(w);
+    grn_http_ssl_thread_done();
     while ((hc = w->free_conns) != NULL) {
         w->free_conns = hc->next;
         free(hc);

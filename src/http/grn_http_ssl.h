@@ -27,6 +27,8 @@ void grn_http_ssl_merge_conf(grn_http_ssl_conf_t *conf, grn_http_ssl_conf_t *pre
  * of what is wrong when a certificate or key cannot be used), the shared session caches.
  */
 grn_int_t grn_http_ssl_finish(grn_conf_t *cf, grn_cycle_t *cycle);
+/* A worker thread that ends frees what the SNI callback keeps per thread. */
+void grn_http_ssl_thread_done(void);
 
 /* OpenSSL's error queue as one text ("error:...:reason; error:..."), and cleared. */
 const char *grn_http_ssl_errors(char *buf, size_t size);

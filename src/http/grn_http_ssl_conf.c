@@ -919,12 +919,26 @@ grn_http_ssl_sni(SSL *ssl, int *alert GRN_UNUSED, void *arg GRN_UNUSED)
     return SSL_TLSEXT_ERR_OK;
 }
 
+void
+grn_http_ssl_thread_done(void)
+{
+    if (grn_http_ssl_sni_pool) {
+        grn_destroy_pool(grn_http_ssl_sni_pool);
+        grn_http_ssl_sni_pool = NULL;
+    }
+}
+
 #else /* !GRN_HAVE_OPENSSL: `listen ... ssl` is refused, no context is ever made. */
 
 grn_int_t
 grn_http_ssl_finish(grn_conf_t *cf GRN_UNUSED, grn_cycle_t *cycle GRN_UNUSED)
 {
     return GRN_OK;
+}
+
+void
+grn_http_ssl_thread_done(void)
+{
 }
 
 #endif /* GRN_HAVE_OPENSSL */
