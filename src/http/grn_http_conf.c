@@ -1306,17 +1306,19 @@ static char *
 grn_http_real_ip_from(grn_conf_t *cf, const grn_command_t *cmd, void *conf)
 {
     char             buf[INET6_ADDRSTRLEN + 1], *slash;
+    size_t           len;
     grn_int_t        bits, max;
     grn_str_t       *value = cf->args->elts;
     unsigned char    addr[sizeof(struct in6_addr)];
 
-    if (value[1].len >= sizeof(buf) + 4) {
+    /* The address before the "/": the whole value's length left room for 3 bytes too many. */
+    slash = memchr(value[1].data, '/', value[1].len);
+    len = slash ? (size_t) (slash - value[1].data) : value[1].len;
+    if (len >= sizeof(buf)) {
         goto invalid;
     }
-
-    slash = memchr(value[1].data, '/', value[1].len);
-    memcpy(buf, value[1].data, slash ? (size_t) (slash - value[1].data) : value[1].len);
-    buf[slash ? slash - value[1].data : (ptrdiff_t) value[1].len] = '\0';
+    memcpy(buf, value[1].data, len);
+    buf[len] = '\0';
 
     if (grn_str_eq_lit(&value[1], "unix:")) {
         return grn_conf_set_str_array_slot(cf, cmd, conf);

@@ -38,6 +38,33 @@ error_log @DIR@/error.log info;
 """
 
 CASES = {
+    # Found by fuzz_conf (tests/fuzz-regressions/conf/): these crashed `greenc -t`.
+    "include_of_itself": ('"include" of "@DIR@/greenc.conf" nests files more than 16 deep',
+                          """\
+include @DIR@/greenc.conf; #<-
+""" + HEAD),
+
+    "set_real_ip_from_address_too_long": ('it must be an address or CIDR', HEAD + BASE_APP + """
+http {
+    set_real_ip_from 12345678901234567890123456789012345678901234567890; #<-
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / { pass hello; }
+    }
+}
+"""),
+
+    "blocks_nested_too_deep": ('blocks nest more than 32 deep', HEAD + BASE_APP + """
+http {
+    server {
+        listen 127.0.0.1:@PORT@;
+""" + "        location /a {\n" * 30 + """\
+        location /a { #<-
+""" + "        }\n" * 31 + """\
+    }
+}
+"""),
+
     "unknown_directive": ('unknown directive "bogus_directive"', HEAD + """\
 bogus_directive on; #<-
 """ + BASE_APP + "\n" + BASE_HTTP + "\n"),
