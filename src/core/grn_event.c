@@ -5,6 +5,8 @@
 #include "grn_core.h"
 #include "grn_event.h"
 
+#include <sched.h>
+
 static void grn_timer_sift_up(grn_event_loop_t *loop, grn_uint_t i);
 static void grn_timer_sift_down(grn_event_loop_t *loop, grn_uint_t i);
 
@@ -148,6 +150,18 @@ grn_event_process(grn_event_loop_t *loop, grn_msec_t max_wait)
         t = loop->timers[0];
         grn_timer_del(loop, t);
         t->handler(t);
+    }
+
+    /*
+     * A batch of several events means the process is saturated: let a sibling worker that
+     * shares the CPU run before taking the next batch. Without this, two workers on one core
+     * each ran a whole scheduler slice while the other's connections waited. The bench's
+     * pinned hello world, same binary with and without, 5 alternating rounds: keep-alive p99
+     * 1.5-5.2 ms -> 0.8-1.1 ms; `Connection: close` CPU per request 42.0-44.0 -> 42.7-46.1
+     * us, within the noise or a little more. With nothing else runnable it returns at once.
+     */
+    if (n > 1) {
+        sched_yield();
     }
 
     return GRN_OK;
