@@ -470,6 +470,32 @@ grn_http_upstream_write(grn_http_upstream_t *u)
     return GRN_OK;
 }
 
+/*
+ * One writev() on the app's socket: the bytes it took, or GRN_AGAIN (the socket is full: wait
+ * for EPOLLOUT) or GRN_ERROR (u->err says why).
+ */
+static ssize_t
+grn_http_upstream_send(grn_http_upstream_t *u, const struct iovec *iov, int cnt)
+{
+    ssize_t  n;
+
+    for ( ;; ) {
+        n = writev(u->ev.fd, iov, cnt);
+        if (n >= 0) {
+            return n;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN) {
+            u->write_ready = 0;
+            return GRN_AGAIN;
+        }
+        u->err = errno;
+        return GRN_ERROR;
+    }
+}
+
 /* The head and a body in memory: GRN_OK when all is sent; else u->err says if it failed. */
 static grn_int_t
 grn_http_upstream_writev(grn_http_upstream_t *u)
@@ -480,17 +506,9 @@ grn_http_upstream_writev(grn_http_upstream_t *u)
         if (!u->write_ready) {
             return GRN_AGAIN;
         }
-        n = writev(u->ev.fd, u->iovp, u->iovcnt);
-        if (n == -1) {
-            if (errno == EAGAIN) {
-                u->write_ready = 0;
-                return GRN_AGAIN;
-            }
-            if (errno == EINTR) {
-                continue;
-            }
-            u->err = errno;
-            return GRN_ERROR;
+        n = grn_http_upstream_send(u, u->iovp, u->iovcnt);
+        if (n < 0) {
+            return (grn_int_t) n;
         }
         while (n > 0 && u->iovcnt) {
             if ((size_t) n >= u->iovp->iov_len) {
@@ -559,17 +577,9 @@ grn_http_upstream_send_window(grn_http_upstream_t *u)
             iov[cnt++].iov_len = u->chunk_left;
         }
 
-        n = writev(u->ev.fd, iov, cnt);
-        if (n == -1) {
-            if (errno == EAGAIN) {
-                u->write_ready = 0;
-                return GRN_AGAIN;
-            }
-            if (errno == EINTR) {
-                continue;
-            }
-            u->err = errno;
-            return GRN_ERROR;
+        n = grn_http_upstream_send(u, iov, cnt);
+        if (n < 0) {
+            return (grn_int_t) n;
         }
 
         k = grn_min((size_t) n, u->frame_len - u->frame_pos);

@@ -88,9 +88,9 @@ def settled_snapshot(get_status, pick):
     raise AssertionError("the counts never settled")
 
 
-def test_status_counts_requests_by_class_exactly(greenc_factory):
-    # The status page on a listener of its own, answered by the router group, so that reading
-    # it adds nothing to the app's counts.
+def status_on_its_own_listener(greenc_factory):
+    """(g, port, get_status): the status page on a listener of its own, answered by the router
+    group, so that reading it adds nothing to the app's figures."""
     port = free_port()
     extra = ("    server {\n"
              f"        listen 127.0.0.1:{port};\n"
@@ -103,6 +103,12 @@ def test_status_counts_requests_by_class_exactly(greenc_factory):
         r = g.get("/status", port=port)
         assert r.status == 200, r
         return r.json()
+
+    return g, port, get_status
+
+
+def test_status_counts_requests_by_class_exactly(greenc_factory):
+    g, _, get_status = status_on_its_own_listener(greenc_factory)
 
     def hello(s):
         return s["apps"]["hello"]["requests"]
@@ -128,20 +134,8 @@ def test_status_counts_requests_by_class_exactly(greenc_factory):
 
 def test_request_durations_are_summed_in_microseconds(greenc_factory):
     # A fast request takes well under a millisecond: with a millisecond clock the sum stayed
-    # 0.000 however many were served. The status page has a listener of its own (router), so
-    # reading it adds nothing to the app's figures.
-    port = free_port()
-    extra = ("    server {\n"
-             f"        listen 127.0.0.1:{port};\n"
-             "        location /status { status; }\n"
-             "    }\n")
-    g = status_server(greenc_factory, extra_servers=extra, main_extra="router_workers 1;",
-                      processes=3)
-
-    def get_status():
-        r = g.get("/status", port=port)
-        assert r.status == 200, r
-        return r.json()
+    # 0.000 however many were served.
+    g, port, get_status = status_on_its_own_listener(greenc_factory)
 
     def hist(s):
         return s["apps"]["hello"]["request_duration_seconds"]
