@@ -176,21 +176,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc GRN_UNUSED, char ***argv GRN_UNUSED)
 {
-    char          conf[sizeof(grn_fuzz_conf) + 16];
-    int           len;
     grn_cycle_t  *cycle;
 
     grn_fuzz_make_root();
     grn_fuzz_make_cert("tls.pem", "example.com");
     grn_fuzz_make_cert("tls-other.pem", "other.test");
-    len = snprintf(conf, sizeof(conf), grn_fuzz_conf,
-                   getenv("GREENC_FUZZ_LOG") ? "stderr" : "/dev/null");
-    cycle = grn_fuzz_cycle("request.conf", conf, (size_t) len);
-    if (cycle == NULL) {
-        fprintf(stderr, "fuzz_request: the config was refused (GREENC_FUZZ_LOG=1 shows why)\n");
-        abort();
-    }
-    grn_fuzz_server_init(&grn_fuzz_server, cycle);
+    cycle = grn_fuzz_server_start(&grn_fuzz_server, "request.conf", grn_fuzz_conf);
     grn_fuzz_apps_listen(&grn_fuzz_server);
     grn_fuzz_plain = grn_fuzz_listening(cycle, "127.0.0.1:8001");
     grn_fuzz_proxied = grn_fuzz_listening(cycle, "127.0.0.1:8002");

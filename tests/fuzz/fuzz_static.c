@@ -192,19 +192,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc GRN_UNUSED, char ***argv GRN_UNUSED)
 {
-    char          conf[sizeof(grn_fuzz_conf) + 16];
-    int           len;
     grn_cycle_t  *cycle;
 
     grn_fuzz_make_root();
-    len = snprintf(conf, sizeof(conf), grn_fuzz_conf,
-                   getenv("GREENC_FUZZ_LOG") ? "stderr" : "/dev/null");
-    cycle = grn_fuzz_cycle("static.conf", conf, (size_t) len);
-    if (cycle == NULL) {
-        fprintf(stderr, "fuzz_static: the config was refused (GREENC_FUZZ_LOG=1 shows why)\n");
-        abort();
-    }
-    grn_fuzz_server_init(&grn_fuzz_server, cycle);
+    cycle = grn_fuzz_server_start(&grn_fuzz_server, "static.conf", grn_fuzz_conf);
     grn_fuzz_ls = grn_fuzz_listening(cycle, "127.0.0.1:8001");
     return 0;
 }

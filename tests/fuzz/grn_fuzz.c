@@ -115,6 +115,30 @@ grn_fuzz_cycle(const char *name, const void *conf, size_t len)
     return grn_cycle_init(NULL, grn_fuzz_log(), &conf_file, &prefix_str, &param);
 }
 
+grn_cycle_t *
+grn_fuzz_server_start(grn_fuzz_server_t *s, const char *name, const char *conf_fmt)
+{
+    int           len;
+    char         *conf;
+    size_t        size;
+    grn_cycle_t  *cycle;
+
+    size = strlen(conf_fmt) + 16;
+    conf = malloc(size);
+    if (conf == NULL) {
+        abort();
+    }
+    len = snprintf(conf, size, conf_fmt, getenv("GREENC_FUZZ_LOG") ? "stderr" : "/dev/null");
+    cycle = grn_fuzz_cycle(name, conf, (size_t) len);
+    free(conf);
+    if (cycle == NULL) {
+        fprintf(stderr, "%s: the config was refused (GREENC_FUZZ_LOG=1 shows why)\n", name);
+        abort();
+    }
+    grn_fuzz_server_init(s, cycle);
+    return cycle;
+}
+
 void
 grn_fuzz_server_init(grn_fuzz_server_t *s, grn_cycle_t *cycle)
 {

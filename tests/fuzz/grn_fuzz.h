@@ -67,6 +67,14 @@ grn_cycle_t *grn_fuzz_cycle(const char *name, const void *conf, size_t len);
 void grn_fuzz_server_init(grn_fuzz_server_t *s, grn_cycle_t *cycle);
 
 /*
+ * A target's set-up in one call: conf_fmt's one %s becomes the error log ("/dev/null", or
+ * "stderr" with GREENC_FUZZ_LOG), the result is read as grn_fuzz_dir()/name and the server is
+ * set up on it. Aborts, saying so, when the config is refused.
+ */
+grn_cycle_t *grn_fuzz_server_start(grn_fuzz_server_t *s, const char *name,
+    const char *conf_fmt);
+
+/*
  * Opens the apps' internal sockets (abstract unix sockets named after the temp directory's pid
  * file, so no other greenc hears them) and answers what the router forwards there: each
  * connection gets the input's app answer once (see grn_fuzz_serve()), and is closed when the
