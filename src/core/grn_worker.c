@@ -246,11 +246,23 @@ static grn_uint_t             grn_worker_max_requests;
 static grn_uint_t             grn_worker_requests;
 static int                    grn_worker_channel_fd;
 
+/* Each event-loop thread drains (grn_worker_thread_stop()) at the top of its next turn. */
+static void
+grn_worker_tell_threads_to_drain(void)
+{
+    grn_uint_t  i;
+
+    grn_worker_stop_threads = 1;
+    for (i = 0; i < grn_worker_nthreads; i++) {
+        grn_worker_thread_wake(&grn_worker_threads[i]);
+    }
+}
+
 static void
 grn_worker_count_request(grn_http_worker_t *w)
 {
     char        retiring = GRN_CHANNEL_RETIRING;
-    grn_uint_t  i, n;
+    grn_uint_t  n;
 
     n = __atomic_add_fetch(&grn_worker_requests, 1, __ATOMIC_RELAXED);
     if (n != grn_worker_max_requests) {
@@ -273,10 +285,7 @@ grn_worker_count_request(grn_http_worker_t *w)
      * thread, holding its gate everywhere but in the app, would accept and serve request after
      * request past the limit. The control thread still does the rest on the SIGQUIT.
      */
-    grn_worker_stop_threads = 1;
-    for (i = 0; i < grn_worker_nthreads; i++) {
-        grn_worker_thread_wake(&grn_worker_threads[i]);
-    }
+    grn_worker_tell_threads_to_drain();
     kill(getpid(), SIGQUIT);
 }
 
@@ -386,10 +395,7 @@ grn_worker_stop_accepting(grn_cycle_t *cycle)
 
     grn_log_error(GRN_LOG_INFO, cycle->log, 0, "worker draining");
     grn_sb_set_accepting(0);
-    grn_worker_stop_threads = 1;
-    for (i = 0; i < grn_worker_nthreads; i++) {
-        grn_worker_thread_wake(&grn_worker_threads[i]);
-    }
+    grn_worker_tell_threads_to_drain();
 
     for (i = 0; i < grn_worker_nthreads; i++) {
         t = &grn_worker_threads[i];

@@ -178,14 +178,16 @@ grn_http_response_append(grn_http_request_t *r, const char *data, size_t len)
         return GRN_OK;
     }
 
-    if (resp->body_len + len > resp->body_size) {
+    if (resp->body == NULL) {
         w = ((grn_http_conn_t *) r->connection->data)->worker;
-        if (resp->body == NULL && w->spare_body && w->spare_body_size >= len) {
+        if (w->spare_body && w->spare_body_size >= len) {
             resp->body = w->spare_body;
             resp->body_size = w->spare_body_size;
             w->spare_body = NULL;
-            goto copy;
         }
+    }
+
+    if (resp->body_len + len > resp->body_size) {
         size = grn_max(resp->body_size * 2, resp->body_len + len);
         size = grn_max(size, 1024);
         body = realloc(resp->body, size);
@@ -197,8 +199,6 @@ grn_http_response_append(grn_http_request_t *r, const char *data, size_t len)
         resp->body = body;
         resp->body_size = size;
     }
-
-copy:
 
     memcpy(resp->body + resp->body_len, data, len);
     resp->body_len += len;
